@@ -1,0 +1,131 @@
+/**
+ * `fuselab optimize MODEL -o OUT.onnx`: runs a workflow of passes to a fixed point, validates the
+ * result against the original in onnxruntime-web, and only then writes it (atomically). The report
+ * JSON is a stable contract (fields are only ever added).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PROTOBUF_LIMIT, FuselabError } from '@fuselab/graph-core';
+import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
+import { defaultWorkflow, parseWorkflow, PASSES, runPasses, workflowSteps, type Diagnostic, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
+import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
+
+export interface OptimizeReport {
+  version: 1;
+  input: string;
+  output: string | null;
+  workflow: Workflow;
+  nodesBefore: number;
+  nodesAfter: number;
+  fused: Record<string, number>;
+  passes: Array<{ name: string; round: number; modified: boolean; ms: number; nodesBefore: number; nodesAfter: number; stats: unknown }>;
+  validation: { passed: boolean; skipped?: string; tolerance?: string; outputs: Array<{ name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>; ms?: number };
+  provenance: OptimizeRecord['provenance'];
+  diagnostics: Diagnostic[];
+  totalMs: number;
+}
+
+export class ValidationFailedError extends FuselabError {
+  constructor(report: ValidationReport) {
+    const bad = report.outputs.filter((o) => !o.passed).map((o) => `${o.name} (max abs ${o.maxAbsErr.toExponential(2)}, cosine ${o.cosine.toFixed(6)})`);
+    super('VALIDATION_FAILED', `optimized model does not match the original within tolerance '${report.tolerance.name}' (atol ${report.tolerance.atol}, rtol ${report.tolerance.rtol}): ${bad.join('; ')}; no output written`);
+  }
+}
+
+export const OPTIMIZE_USAGE = `Usage: fuselab optimize MODEL.onnx -o OUT.onnx [options]
+
+Options:
+  -o, --output FILE        where to write the optimized model (standard ONNX)
+  --workflow FILE          workflow JSON (default: the built-in cleanup + fusion workflow)
+  --report FILE            write the JSON report (nodes, fused ops, passes, validation, diagnostics)
+  --no-validate            skip validation against the original (not recommended)
+  --external-data          store weights in OUT.onnx.data (automatic above 2 GiB)
+  --json                   print the report to stdout instead of the summary
+`;
+
+export async function optimizeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      workflow: { type: 'string' },
+      report: { type: 'string' },
+      'no-validate': { type: 'boolean' },
+      'external-data': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(OPTIMIZE_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1 || !values.output) {
+    process.stderr.write(`fuselab optimize: need MODEL and -o OUT.onnx\n\n${OPTIMIZE_USAGE}`);
+    return 2;
+  }
+  const t0 = performance.now();
+  const workflow = values.workflow ? parseWorkflow(readFileSync(values.workflow, 'utf8'), PASSES) : defaultWorkflow();
+  const file = openModelFile(positionals[0]);
+  try {
+    const original = file.model.clone();
+    const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
+    const record = runPasses(file.model, workflowSteps(workflow, PASSES), {
+      fixedPoint: workflow.fixedPoint ?? true,
+      onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
+    });
+    let validation: OptimizeReport['validation'];
+    if (values['no-validate']) {
+      validation = { passed: true, skipped: '--no-validate', outputs: [] };
+    } else {
+      progress('  validating against the original (onnxruntime-web, wasm)...');
+      const v = await validateModels(original, record.model);
+      validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs, ms: v.ms };
+      if (!v.passed) {
+        writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, t0));
+        throw new ValidationFailedError(v);
+      }
+    }
+    const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
+    saveModelFile(record.model, values.output, values['external-data'] || big ? { externalData: {} } : {});
+    const report = buildReport(positionals[0], values.output, workflow, record, validation, t0);
+    writeReport(values.report, report);
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);
+    return 0;
+  } finally {
+    file.close();
+  }
+}
+
+function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], t0: number): OptimizeReport {
+  return {
+    version: 1,
+    input,
+    output,
+    workflow,
+    nodesBefore: r.nodesBefore,
+    nodesAfter: r.nodesAfter,
+    fused: r.fused,
+    passes: r.passes.map((p) => ({ name: p.name, round: p.round, modified: p.modified, ms: +p.ms.toFixed(2), nodesBefore: p.nodesBefore, nodesAfter: p.nodesAfter, stats: p.stats })),
+    validation,
+    provenance: r.provenance,
+    diagnostics: r.diagnostics,
+    totalMs: +(performance.now() - t0).toFixed(1),
+  };
+}
+
+function writeReport(path: string | undefined, report: OptimizeReport): void {
+  if (path) writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`));
+}
+
+function formatSummary(r: OptimizeReport): string {
+  const lines = [`${r.input} → ${r.output}`, `nodes ${r.nodesBefore} → ${r.nodesAfter}  (${r.totalMs.toFixed(0)} ms)`];
+  const fused = Object.entries(r.fused);
+  if (fused.length) lines.push(`fused ${fused.map(([k, v]) => `${k}×${v}`).join(', ')}`);
+  if (r.validation.skipped) lines.push(`validation skipped (${r.validation.skipped})`);
+  else lines.push(`validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance}): ${r.validation.outputs.map((o) => `${o.name} max|Δ| ${o.maxAbsErr.toExponential(1)} cos ${o.cosine.toFixed(6)}`).join(', ')}`);
+  const rejected = r.diagnostics.filter((d) => d.kind === 'rejected').length;
+  if (rejected) lines.push(`${rejected} fusion candidates rejected (see --report for why)`);
+  return lines.join('\n');
+}

@@ -1,0 +1,77 @@
+/**
+ * Validation of an optimized model against its original: both run in real onnxruntime-web on the
+ * same seeded inputs (and any recorded inputs); every output is compared with a named tolerance.
+ */
+import { serializeModelToBytes, type Model } from '@fuselab/graph-core';
+import { compareTensors, FP32_FUSION, type OutputComparison, type Tolerance } from './compare.ts';
+import type { HostTensor } from './host-tensor.ts';
+import { randomInputs, type InputSpec } from './inputs.ts';
+import { createSession, runSession } from './session.ts';
+
+export interface ValidationCase {
+  /** `seed:N` for random inputs, or the recorded input set's name. */
+  name: string;
+  inputs: Record<string, HostTensor>;
+}
+
+export interface ValidationReport {
+  passed: boolean;
+  tolerance: Tolerance;
+  cases: Array<{ name: string; outputs: OutputComparison[] }>;
+  /** Worst figures per output across all cases. */
+  outputs: Array<{ name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>;
+  ms: number;
+}
+
+export interface ValidateOptions {
+  tolerance?: Tolerance;
+  /** Seeds for random inputs (default [1, 2]). */
+  seeds?: number[];
+  /** Symbolic dim values and vocab for random inputs. */
+  inputSpec?: Omit<InputSpec, 'seed'>;
+  /** Extra recorded input sets. */
+  recorded?: ValidationCase[];
+  executionProviders?: string[];
+}
+
+const toBytes = (m: Model | Uint8Array) => (m instanceof Uint8Array ? m : serializeModelToBytes(m));
+
+export async function validateModels(original: Model, optimized: Model | Uint8Array, options: ValidateOptions = {}): Promise<ValidationReport> {
+  const t0 = performance.now();
+  const tol = options.tolerance ?? FP32_FUSION;
+  const cases: ValidationCase[] = [
+    ...(options.seeds ?? [1, 2]).map((seed) => ({ name: `seed:${seed}`, inputs: randomInputs(original, { ...options.inputSpec, seed }) })),
+    ...(options.recorded ?? []),
+  ];
+  const eps = { executionProviders: options.executionProviders };
+  const a = await createSession(toBytes(original), eps);
+  const b = await createSession(toBytes(optimized), eps);
+  const report: ValidationReport = { passed: true, tolerance: tol, cases: [], outputs: [], ms: 0 };
+  const worst = new Map<string, { name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>();
+  try {
+    for (const c of cases) {
+      const ref = await runSession(a, c.inputs);
+      const got = await runSession(b, c.inputs);
+      const outputs = Object.keys(ref).map((name) => {
+        if (!got[name]) return { name, dims: [], maxAbsErr: Infinity, maxRelErr: Infinity, cosine: 0, mismatches: -1, passed: false };
+        return compareTensors(name, ref[name], got[name], tol);
+      });
+      report.cases.push({ name: c.name, outputs });
+      for (const o of outputs) {
+        const w = worst.get(o.name) ?? { name: o.name, maxAbsErr: 0, maxRelErr: 0, cosine: 1, passed: true };
+        w.maxAbsErr = Math.max(w.maxAbsErr, o.maxAbsErr);
+        w.maxRelErr = Math.max(w.maxRelErr, o.maxRelErr);
+        w.cosine = Math.min(w.cosine, o.cosine);
+        w.passed &&= o.passed;
+        worst.set(o.name, w);
+        report.passed &&= o.passed;
+      }
+    }
+  } finally {
+    await a.release();
+    await b.release();
+  }
+  report.outputs = [...worst.values()];
+  report.ms = performance.now() - t0;
+  return report;
+}

@@ -1,0 +1,50 @@
+/**
+ * Loading and serializing whole models: bytes/sources ↔ IR. File-system access lives in
+ * `@fuselab/node-io` (Node) or the browser worker; this module only sees byte sources.
+ */
+import { memorySource, type RandomAccessSource } from './io/byte-source.ts';
+import { modelFromProto } from './ir/from-proto.ts';
+import type { Model } from './ir/model.ts';
+import type { ExternalDataResolver } from './ir/tensor.ts';
+import { modelToProto, type ToProtoOptions } from './ir/to-proto.ts';
+import { concatChunks, decodeModel, encodeModel, type DecodeOptions, type EncodedModel } from './proto/index.ts';
+import { FuselabError } from './errors.ts';
+
+export interface LoadModelOptions extends DecodeOptions {
+  /** Name used in error messages when `input` is a byte array. */
+  file?: string;
+  /** Opens external-data files relative to the model (see `@fuselab/node-io`). */
+  externalData?: ExternalDataResolver;
+}
+
+/** The largest protobuf message onnxruntime (and protobuf itself) accepts: 2 GiB - 1. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+/** The serialized model would exceed protobuf's 2 GiB limit. */
+export class ModelTooLargeError extends FuselabError {
+  constructor(bytes: number) {
+    super('MODEL_TOO_LARGE', `the serialized model would be ${bytes} bytes, over protobuf's 2 GiB limit; save it with external data (saveModel(..., { externalData: { location } }))`);
+  }
+}
+
+/**
+ * Parses an ONNX model from bytes or a random-access source. In-memory bytes give zero-copy tensor
+ * views; a source without `bytes` is streamed (big raw_data stays on disk until read).
+ */
+export function loadModel(input: Uint8Array | RandomAccessSource, options: LoadModelOptions = {}): Model {
+  const source = input instanceof Uint8Array ? memorySource(input, options.file ?? '<memory>') : input;
+  const proto = decodeModel(source, options);
+  return modelFromProto(proto, { file: source.name, source, externalData: options.externalData });
+}
+
+/** Serializes a model to a rope of byte chunks (big tensors are not copied). */
+export function serializeModel(model: Model, options: ToProtoOptions & { allowOversize?: boolean } = {}): EncodedModel {
+  const encoded = encodeModel(modelToProto(model, options));
+  if (encoded.byteLength > PROTOBUF_LIMIT && !options.allowOversize) throw new ModelTooLargeError(encoded.byteLength);
+  return encoded;
+}
+
+/** Serializes a model into one contiguous buffer (small models, tests, browser downloads). */
+export function serializeModelToBytes(model: Model, options: ToProtoOptions = {}): Uint8Array {
+  return concatChunks(serializeModel(model, options));
+}

@@ -1,0 +1,16 @@
+/**
+ * @packageDocumentation
+ * `@fuselab/optimizer`: passes over the graph-core IR that report what they did — stats, provenance
+ * (new node ← source nodes) and diagnostics ("why not fused") — a pass manager that runs a workflow
+ * to a fixed point, and the workflow document itself.
+ */
+export type { Pass, PassContext, PassResult, PassStats, ProvenanceEntry, RemovedEntry, Diagnostic, DiagnosticKind, ParamSpec, OptimizationProfile, ProfileInput, IoContractChange } from './pass.ts';
+export { resolveParams, emptyResult } from './pass.ts';
+export { runPasses, type PassStep, type PassRunRecord, type OptimizeRecord, type RunPassesOptions } from './pass-manager.ts';
+export { parseWorkflow, workflowSteps, WorkflowError, WORKFLOW_FORMAT, WORKFLOW_VERSION, type Workflow, type WorkflowPassConfig } from './workflow.ts';
+export { PASSES, getPass } from './registry.ts';
+export { applyRewrites, rewritePass, commonScope } from './rewrite/engine.ts';
+export { reject, matched, type RewriteRule, type RewriteMatch, type RewriteBuilder, type MatchOutcome, type MatchContext } from './rewrite/rule.ts';
+export * as match from './rewrite/match.ts';
+export { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
+export { defaultWorkflow, DEFAULT_PASS_ORDER } from './default-workflow.ts';

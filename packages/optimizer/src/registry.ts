@@ -1,0 +1,17 @@
+/**
+ * The pass registry: every pass by its stable name. The CLI's `--workflow`, the editor's palette and
+ * workflow validation read it.
+ */
+import type { Pass } from './pass.ts';
+import { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
+
+const ALL: Pass[] = [eliminateDeadCode];
+
+/** Name → pass, in palette order. */
+export const PASSES: ReadonlyMap<string, Pass> = new Map(ALL.map((p) => [p.name, p]));
+
+export function getPass(name: string): Pass {
+  const p = PASSES.get(name);
+  if (!p) throw new Error(`unknown pass '${name}' (known: ${[...PASSES.keys()].join(', ')})`);
+  return p;
+}
