@@ -36,7 +36,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         paths: [
           ...all.filter((p) => !allowed.includes(p)).map((name) => ({ name, message: `${dir} may only import ${allowed.join(', ') || 'nothing from the workspace'} (dependency direction graph-core ← optimizer ← gpu-runtime ← apps)` })),
-          ...(dir === 'packages/node-io' ? [] : noNode.filter((m) => !m.includes('*')).map((name) => ({ name, message: `${dir} is pure TypeScript that runs in a browser worker: no Node builtins (put file access in @fuselab/node-io)` }))),
+          ...(['packages/node-io', 'packages/cli'].includes(dir) ? [] : noNode.filter((m) => !m.includes('*')).map((name) => ({ name, message: `${dir} is pure TypeScript that runs in a browser worker: no Node builtins (put file access in @fuselab/node-io)` }))),
         ],
         patterns: [{ group: ['../../*/src/*', '../../../packages/*'], message: 'import other packages through their public entry (@fuselab/...)' }],
       }],
