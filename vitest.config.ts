@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // 2-core machines: keep parallelism modest so timing-bound tests stay stable
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    // CI also writes a JSON summary that .ci/run checks (counts, and no silently skipped tests)
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results/vitest.json' }]] : ['default'],
   },
 });

@@ -9,3 +9,5 @@ export { ortEnv, createSession, runModel, runSession, toOrt, type RunOptions } f
 export { randomInputs, detectVocab, resolveDim, prng, DEFAULT_DIMS, type InputSpec } from './ort/inputs.ts';
 export { compareTensors, FP32_FUSION, FP32_EXACT, type Tolerance, type OutputComparison } from './ort/compare.ts';
 export { validateModels, type ValidationReport, type ValidateOptions, type ValidationCase } from './ort/validate.ts';
+export { decoderIo, DecoderIoError, type DecoderIo, type KvPair } from './decode/kv-io.ts';
+export { KvDecoder, type DecoderOptions, type DecodeRunOptions, type DecodeRunResult } from './decode/decoder.ts';
