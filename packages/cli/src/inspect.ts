@@ -2,7 +2,7 @@
  * `fuselab inspect`: what is in a model — op histogram, IO with dtypes and symbolic shapes,
  * parameters by dtype, opsets, producer, external-data files. `--json` is a stable contract.
  */
-import { formatShape, type Model, type Value, type Dim } from '@fuselab/graph-core';
+import { formatShape, lookupOp, type Model, type Value, type Dim } from '@fuselab/graph-core';
 import type { ModelFile } from '@fuselab/node-io';
 
 export interface InspectIO {
@@ -37,6 +37,8 @@ export interface InspectReport {
   functions: string[];
   metadata: Record<string, string>;
   externalData: Array<{ location: string; bytes: number | null; tensors: number; tensorBytes: number }>;
+  /** Ops the registry doesn't know at the imported opset (kept in the model, flagged here), with counts. */
+  unknownOps: Record<string, number>;
 }
 
 const io = (v: Value): InspectIO => ({ name: v.name, dtype: v.dtype, shape: v.shape ? [...v.shape] : null });
@@ -45,6 +47,7 @@ export function inspectModel(file: ModelFile): InspectReport {
   const model: Model = file.model;
   const ops: Record<string, number> = {};
   let nodesTotal = 0;
+  const unknownOps: Record<string, number> = {};
   let initializers = 0;
   const ext = new Map<string, { tensors: number; tensorBytes: number }>();
   const graphs = [model.graph, ...[...model.functions.values()].map((f) => f.body)];
@@ -64,6 +67,8 @@ export function inspectModel(file: ModelFile): InspectReport {
     for (const n of g.nodes) {
       nodesTotal++;
       ops[n.qualifiedType] = (ops[n.qualifiedType] ?? 0) + 1;
+      const isLocalFunction = !!model.functionFor(n.domain, n.opType, n.overload);
+      if (!isLocalFunction && !lookupOp(n.domain, n.opType, model.opset(n.domain))) unknownOps[n.qualifiedType] = (unknownOps[n.qualifiedType] ?? 0) + 1;
       stack.push(...n.subgraphs());
     }
   }
@@ -87,6 +92,7 @@ export function inspectModel(file: ModelFile): InspectReport {
     functions: [...model.functions.keys()],
     metadata: Object.fromEntries(model.metadata),
     externalData: [...ext].map(([location, e]) => ({ location, bytes: file.externalFiles.get(location) ?? null, ...e })),
+    unknownOps,
   };
 }
 
@@ -110,6 +116,8 @@ export function formatInspect(r: InspectReport): string {
   lines.push(...r.outputs.map(ioLine));
   lines.push('ops');
   for (const [op, n] of Object.entries(r.ops)) lines.push(`  ${op.padEnd(32)} ${String(n).padStart(6)}`);
+  const unknown = Object.entries(r.unknownOps);
+  if (unknown.length) lines.push(`unknown ops (kept as is; no schema at this opset): ${unknown.map(([k, v]) => `${k}×${v}`).join(', ')}`);
   if (r.functions.length) lines.push(`functions  ${r.functions.join(', ')}`);
   if (r.externalData.length) {
     lines.push('external data');

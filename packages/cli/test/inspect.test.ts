@@ -36,6 +36,7 @@ describe('fuselab inspect --json on every fixture', () => {
     const out = execFileSync(process.execPath, [bin, 'inspect', join(fixturesDir, f.file), '--json'], { cwd: root, encoding: 'utf8' });
     const r = JSON.parse(out) as InspectReport;
     expect(r.version).toBe(1);
+    expect(r.unknownOps).toEqual({});
     expect(r.nodes).toBe(f.node_count);
     expect(r.ops).toEqual(f.op_histogram);
     expect(r.opsets).toEqual(f.opset_imports);
@@ -94,5 +95,21 @@ describe('fuselab CLI behaviour', () => {
     const r = run(['inspect', join(tmp, 'nope.onnx')]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/nope\.onnx/);
+  });
+});
+
+describe('fuselab inspect flags unknown ops', () => {
+  it('keeps and reports ops no schema knows', async () => {
+    const { GraphBuilder, serializeModelToBytes } = await import('@fuselab/graph-core');
+    const b = new GraphBuilder({ opsets: { '': 17, 'com.example': 1 } });
+    const x = b.input('x', 'float32', [2]);
+    b.output(b.op('Frobnicate', [b.op('Relu', [x])], {}, { domain: 'com.example' }), 'y');
+    const p = join(tmp, 'unknown.onnx');
+    writeFileSync(p, serializeModelToBytes(b.build()));
+    const r = JSON.parse(execFileSync(process.execPath, [bin, 'inspect', p, '--json'], { cwd: root, encoding: 'utf8' })) as InspectReport;
+    expect(r.unknownOps).toEqual({ 'com.example::Frobnicate': 1 });
+    expect(r.ops).toEqual({ 'com.example::Frobnicate': 1, Relu: 1 });
+    const text = run(['inspect', p]);
+    expect(text.stdout).toMatch(/unknown ops \(kept as is; no schema at this opset\): com\.example::Frobnicate×1/);
   });
 });

@@ -30,3 +30,12 @@ export { modelToProto, type ToProtoOptions, type ExternalPlacement } from './ir/
 
 // Whole-model IO
 export { loadModel, serializeModel, serializeModelToBytes, ModelTooLargeError, PROTOBUF_LIMIT, type LoadModelOptions } from './model-io.ts';
+
+// Op registry and shape inference
+export {
+  defineOp, lookupOp, listOps, registerOp, OpRegistry, defaultOpRegistry, builtinOps, normalizeDomain, OpSchemaError,
+  type OpSchema, type OpSpec, type AttrSpec, type AttrKind, type AttrDefault, type PortSpec,
+  type InferenceContext, type TensorInfo, type TensorData, type LazyTensorData, type SubgraphResult,
+} from './ops/index.ts';
+export { inferShapes, type ShapeInferenceOptions, type ShapeInferenceReport, type UnknownOp, type UnresolvedValue } from './shape-inference.ts';
+export { canonicalDim, dimAdd, dimSub, dimMul, dimDivExact, dimFloorDiv, dimCeilDiv, dimProduct, dimEquals, substituteDim, dimSymbols, isKnownDim } from './symbolic.ts';

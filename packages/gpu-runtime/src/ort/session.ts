@@ -21,12 +21,23 @@ export interface RunOptions {
   executionProviders?: string[];
   /** Output names to fetch (default all). */
   outputs?: string[];
+  /** External-data files the model refers to, by their `location` path. */
+  externalData?: Array<{ path: string; data: Uint8Array }>;
+  /** Extra session options, passed through (they override the defaults above). */
+  sessionOptions?: ort.InferenceSession.SessionOptions;
 }
 
 /** Creates a session from model bytes. Release it with `session.release()`. */
 export async function createSession(bytes: Uint8Array, options: RunOptions = {}): Promise<ort.InferenceSession> {
   const o = ortEnv();
-  return o.InferenceSession.create(bytes, { executionProviders: options.executionProviders ?? ['wasm'], graphOptimizationLevel: 'disabled' });
+  return o.InferenceSession.create(bytes, {
+    executionProviders: options.executionProviders ?? ['wasm'],
+    // onnxruntime's own fusions off: we validate and time *our* graph, not what ORT makes of it
+    graphOptimizationLevel: 'disabled',
+    logSeverityLevel: 3,
+    ...(options.externalData ? { externalData: options.externalData } : {}),
+    ...options.sessionOptions,
+  });
 }
 
 export function toOrt(t: HostTensor): ort.Tensor {

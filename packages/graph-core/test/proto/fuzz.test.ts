@@ -6,8 +6,12 @@ import { type DecodeMode, mutate, randomBytes, reasonKey, Rng, runCase } from '.
 /** Every other case also cross-checks a streaming decode against the in-memory one. */
 const MODES: readonly DecodeMode[] = ['memory', 'stream', 'memory', 'stream-lazy'];
 
-/** Each case must finish well within this (they take microseconds; this only catches hangs). */
-const CASE_BOUND_MS = 250;
+/**
+ * Hang guards, not speed targets: cases take microseconds (the 1M-case fuzz script measured a 37 ms
+ * worst case), but CI shares 2 cores with other test files and GC pauses, so the bounds are loose.
+ */
+const CASE_BOUND_MS = 1000;
+const TOTAL_BOUND_MS = 60_000;
 
 describe('bounded decoder fuzz (seeded)', () => {
   const corpus = [
@@ -48,6 +52,6 @@ describe('bounded decoder fuzz (seeded)', () => {
     expect(stats.ok).toBeGreaterThan(iterations * 0.05);
     expect(stats.parseErrors).toBeGreaterThan(iterations * 0.3);
     expect(reasons.size).toBeGreaterThan(10);
-    expect(totalMs).toBeLessThan(8000);
+    expect(totalMs).toBeLessThan(TOTAL_BOUND_MS);
   });
 });
