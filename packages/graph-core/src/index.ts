@@ -20,7 +20,7 @@ export { type DType, ALL_DTYPES, dtypeBits, byteSizeOf, dtypeFromOnnx, dtypeToOn
 export { type Dim, type Shape, formatShape, formatDim, isStaticShape, shapeSize, sameShape, sameDim } from './ir/shape.ts';
 export { Tensor, type TensorStorage, type TensorInit, type ExternalDataResolver, checkExternalLocation, halfToFloat, floatToHalf, bfloat16ToFloat } from './ir/tensor.ts';
 export { Value, tensorType, type ValueType, type Use } from './ir/value.ts';
-export { type Attribute, type AttributeType, type AttributeInput, int64ToNumber } from './ir/attribute.ts';
+export { type Attribute, type AttributeType, type AttributeInput, type SparseTensor, int64ToNumber } from './ir/attribute.ts';
 export { Node, type NodeInit, toAttribute } from './ir/node.ts';
 export { Graph, type ReplaceOptions } from './ir/graph.ts';
 export { Model, type ModelFunction, type ModelInit, functionKey } from './ir/model.ts';

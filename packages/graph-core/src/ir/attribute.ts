@@ -13,19 +13,26 @@ export type Attribute =
   | { readonly type: 'string'; readonly value: string; readonly raw?: Uint8Array }
   | { readonly type: 'tensor'; readonly value: Tensor }
   | { readonly type: 'graph'; readonly value: Graph }
-  | { readonly type: 'sparse_tensor'; readonly value: { values: Tensor; indices: Tensor; dims: readonly number[] } }
+  | { readonly type: 'sparse_tensor'; readonly value: SparseTensor }
   | { readonly type: 'type_proto'; readonly value: ValueType | null }
   | { readonly type: 'floats'; readonly value: readonly number[] }
   | { readonly type: 'ints'; readonly value: readonly Int64[] }
   | { readonly type: 'strings'; readonly value: readonly string[] }
   | { readonly type: 'tensors'; readonly value: readonly Tensor[] }
   | { readonly type: 'graphs'; readonly value: readonly Graph[] }
-  | { readonly type: 'sparse_tensors'; readonly value: ReadonlyArray<{ values: Tensor; indices: Tensor; dims: readonly number[] }> }
+  | { readonly type: 'sparse_tensors'; readonly value: readonly SparseTensor[] }
   | { readonly type: 'type_protos'; readonly value: ReadonlyArray<ValueType | null> }
   /** Inside a function body: the value comes from the calling node's attribute `name`. */
   | { readonly type: 'ref'; readonly ref: string; readonly refType: Exclude<Attribute['type'], 'ref'> };
 
 export type AttributeType = Attribute['type'];
+
+/** A sparse tensor (COO): `values` at `indices` of a tensor of `dims`; indices may be absent. */
+export interface SparseTensor {
+  values: Tensor;
+  indices: Tensor | null;
+  dims: readonly number[];
+}
 
 /** Plain JS values accepted by the builder; the attribute type is inferred. */
 export type AttributeInput = number | bigint | string | Tensor | Graph | readonly number[] | readonly bigint[] | readonly string[] | Attribute;

@@ -10,7 +10,7 @@ import {
   type AttributeProto, type FunctionProto, type GraphProto, type Int64, type ModelProto, type NodeProto,
   type SparseTensorProto, type TensorProto, type TypeProto, type ValueInfoProto,
 } from '../proto/onnx-types.ts';
-import type { Attribute } from './attribute.ts';
+import type { Attribute, SparseTensor } from './attribute.ts';
 import { dtypeBits, dtypeFromOnnx, type DType } from './dtype.ts';
 import { Graph } from './graph.ts';
 import { functionKey, Model, type ModelFunction } from './model.ts';
@@ -174,10 +174,10 @@ class Ctx {
     }
   }
 
-  sparse(sp: SparseTensorProto, where: string): { values: Tensor; indices: Tensor; dims: number[] } {
+  sparse(sp: SparseTensorProto, where: string): SparseTensor {
     return {
       values: this.tensor(req(sp.values, where, 'values'), `${where}.values`),
-      indices: this.tensor(req(sp.indices, where, 'indices'), `${where}.indices`),
+      indices: sp.indices ? this.tensor(sp.indices, `${where}.indices`) : null,
       dims: sp.dims.map((d) => dimToNumber(d, `${this.file}: ${where}.dims`)),
     };
   }

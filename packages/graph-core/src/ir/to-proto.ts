@@ -8,7 +8,7 @@ import {
   type AttributeProto, type FunctionProto, type GraphProto, type ModelProto, type NodeProto, type SparseTensorProto,
   type StringStringEntryProto, type TensorProto, type TypeProto, type ValueInfoProto,
 } from '../proto/onnx-types.ts';
-import type { Attribute } from './attribute.ts';
+import type { Attribute, SparseTensor } from './attribute.ts';
 import { dtypeToOnnx } from './dtype.ts';
 import type { Graph } from './graph.ts';
 import type { Model, ModelFunction } from './model.ts';
@@ -63,9 +63,11 @@ class Converter {
   graph(g: Graph, isFunction = false): GraphProto {
     const nodes = g.nodes;
     const initializerValues = [...g.initializers.values()];
-    const declared = new Set<Value>([...g.inputs, ...g.outputs, ...initializerValues]);
+    // function inputs/outputs are bare names, so their types can only travel in value_info
+    const declared = new Set<Value>(isFunction ? [] : [...g.inputs, ...g.outputs, ...initializerValues]);
     const valueInfo: ValueInfoProto[] = [];
-    if (this.options.valueInfo !== false && !isFunction) {
+    if (this.options.valueInfo !== false) {
+      if (isFunction) for (const v of g.inputs) if (v.type) valueInfo.push(this.valueInfo(v));
       for (const n of nodes) for (const v of n.outputs) if (v && v.type && !declared.has(v)) valueInfo.push(this.valueInfo(v));
     }
     const extras = g.extras as { sparseInitializer?: SparseTensorProto[]; quantizationAnnotation?: GraphProto['quantizationAnnotation'] };
@@ -120,8 +122,8 @@ class Converter {
     }
   }
 
-  sparse(s: { values: Tensor; indices: Tensor; dims: readonly number[] }): SparseTensorProto {
-    return { values: this.tensor(s.values, s.values.name, false), indices: this.tensor(s.indices, s.indices.name, false), dims: s.dims.slice() };
+  sparse(s: SparseTensor): SparseTensorProto {
+    return { values: this.tensor(s.values, s.values.name, false), indices: s.indices ? this.tensor(s.indices, s.indices.name, false) : undefined, dims: s.dims.slice() };
   }
 
   tensor(t: Tensor, name: string, mayExternalize = true): TensorProto {
@@ -181,7 +183,7 @@ class Converter {
       opsetImport: [...f.opsetImports].map(([domain, version]) => ({ domain, version })),
       domain: f.domain,
       overload: f.overload,
-      valueInfo: [],
+      valueInfo: g.valueInfo,
       metadataProps: entries(f.metadata),
       unknownFields: f.unknownFields,
     };
