@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PROTOBUF_LIMIT, FuselabError } from '@fuselab/graph-core';
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
-import { defaultWorkflow, parseWorkflow, PASSES, runPasses, workflowSteps, type Diagnostic, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
+import { defaultWorkflow, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
 import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
 
 export interface OptimizeReport {
@@ -37,6 +37,10 @@ export const OPTIMIZE_USAGE = `Usage: fuselab optimize MODEL.onnx -o OUT.onnx [o
 Options:
   -o, --output FILE        where to write the optimized model (standard ONNX)
   --workflow FILE          workflow JSON (default: the built-in cleanup + fusion workflow)
+  --profile NAME:INPUT=MIN,OPT,MAX[;INPUT=...]
+                           optimization profile (repeatable); shapes as 1x128, symbols allowed.
+                           Dims with MIN=OPT=MAX are frozen and their shape math is folded.
+  --optimize-for NAME      the profile whose frozen dims the passes may use (default: the first)
   --report FILE            write the JSON report (nodes, fused ops, passes, validation, diagnostics)
   --no-validate            skip validation against the original (not recommended)
   --external-data          store weights in OUT.onnx.data (automatic above 2 GiB)
@@ -50,6 +54,8 @@ export async function optimizeCommand(args: string[]): Promise<number> {
     options: {
       output: { type: 'string', short: 'o' },
       workflow: { type: 'string' },
+      profile: { type: 'string', multiple: true },
+      'optimize-for': { type: 'string' },
       report: { type: 'string' },
       'no-validate': { type: 'boolean' },
       'external-data': { type: 'boolean' },
@@ -67,12 +73,15 @@ export async function optimizeCommand(args: string[]): Promise<number> {
   }
   const t0 = performance.now();
   const workflow = values.workflow ? parseWorkflow(readFileSync(values.workflow, 'utf8'), PASSES) : defaultWorkflow();
+  if (values.profile?.length) workflow.profiles = [...(workflow.profiles ?? []), ...parseProfiles(values.profile)];
+  const profile = pickProfile(workflow.profiles ?? [], values['optimize-for']);
   const file = openModelFile(positionals[0]);
   try {
     const original = file.model.clone();
     const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
     const record = runPasses(file.model, workflowSteps(workflow, PASSES), {
       fixedPoint: workflow.fixedPoint ?? true,
+      profile,
       onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
     });
     let validation: OptimizeReport['validation'];
@@ -80,7 +89,8 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       validation = { passed: true, skipped: '--no-validate', outputs: [] };
     } else {
       progress('  validating against the original (onnxruntime-web, wasm)...');
-      const v = await validateModels(original, record.model);
+      // validate at the profile's opt shapes: a frozen model only accepts those
+      const v = await validateModels(original, record.model, profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {});
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs, ms: v.ms };
       if (!v.passed) {
         writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, t0));
@@ -96,6 +106,13 @@ export async function optimizeCommand(args: string[]): Promise<number> {
   } finally {
     file.close();
   }
+}
+
+function pickProfile(profiles: OptimizationProfile[], name: string | undefined): OptimizationProfile | undefined {
+  if (!name) return profiles[0];
+  const p = profiles.find((x) => x.name === name);
+  if (!p) throw new FuselabError('USAGE', `--optimize-for '${name}': no such profile (have: ${profiles.map((x) => x.name).join(', ') || 'none'})`);
+  return p;
 }
 
 function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], t0: number): OptimizeReport {
@@ -126,6 +143,6 @@ function formatSummary(r: OptimizeReport): string {
   if (r.validation.skipped) lines.push(`validation skipped (${r.validation.skipped})`);
   else lines.push(`validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance}): ${r.validation.outputs.map((o) => `${o.name} max|Δ| ${o.maxAbsErr.toExponential(1)} cos ${o.cosine.toFixed(6)}`).join(', ')}`);
   const rejected = r.diagnostics.filter((d) => d.kind === 'rejected').length;
-  if (rejected) lines.push(`${rejected} fusion candidates rejected (see --report for why)`);
+  if (rejected) lines.push(`${rejected} rewrite candidates rejected (see --report for why)`);
   return lines.join('\n');
 }

@@ -14,3 +14,10 @@ export { reject, matched, type RewriteRule, type RewriteMatch, type RewriteBuild
 export * as match from './rewrite/match.ts';
 export { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
 export { defaultWorkflow, DEFAULT_PASS_ORDER } from './default-workflow.ts';
+export { foldConstants, type FoldConstantsParams } from './passes/fold-constants.ts';
+export { eliminateIdentity, identityVerdict, type IdentityVerdict } from './passes/eliminate-identity.ts';
+export { simplifyChains, holdsExactly, CHAIN_RULES } from './passes/simplify-chains.ts';
+export { eliminateCommonSubexpressions, type CseParams } from './passes/eliminate-common-subexpressions.ts';
+export { foldShapes, reshapeTargetFor, type FoldShapesParams } from './passes/fold-shapes.ts';
+export { parseProfileArg, parseProfiles, formatProfile, resolveProfile, profileDim, profileDimValues, profileShapes, ProfileError, type ProfileDim, type ResolvedProfile } from './profiles.ts';
+export { evaluateNode, canEvaluate, constantNodeTensor, EVALUATORS, CannotFold, type EvalContext } from './const-eval/evaluator.ts';

@@ -3,9 +3,14 @@
  * workflow validation read it.
  */
 import type { Pass } from './pass.ts';
+import { eliminateCommonSubexpressions } from './passes/eliminate-common-subexpressions.ts';
 import { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
+import { eliminateIdentity } from './passes/eliminate-identity.ts';
+import { foldConstants } from './passes/fold-constants.ts';
+import { foldShapes } from './passes/fold-shapes.ts';
+import { simplifyChains } from './passes/simplify-chains.ts';
 
-const ALL: Pass[] = [eliminateDeadCode];
+const ALL: Pass[] = [foldConstants, foldShapes, eliminateIdentity, simplifyChains, eliminateCommonSubexpressions, eliminateDeadCode];
 
 /** Name → pass, in palette order. */
 export const PASSES: ReadonlyMap<string, Pass> = new Map(ALL.map((p) => [p.name, p]));
