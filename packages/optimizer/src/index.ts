@@ -21,3 +21,8 @@ export { eliminateCommonSubexpressions, type CseParams } from './passes/eliminat
 export { foldShapes, reshapeTargetFor, type FoldShapesParams } from './passes/fold-shapes.ts';
 export { parseProfileArg, parseProfiles, formatProfile, resolveProfile, profileDim, profileDimValues, profileShapes, ProfileError, type ProfileDim, type ResolvedProfile } from './profiles.ts';
 export { evaluateNode, canEvaluate, constantNodeTensor, EVALUATORS, CannotFold, type EvalContext } from './const-eval/evaluator.ts';
+export { fuseBias } from './passes/fuse-bias.ts';
+export { fuseLayerNorm, LAYER_NORM_OPSET } from './passes/fuse-layer-norm.ts';
+export { fuseRmsNorm } from './passes/fuse-rms-norm.ts';
+export { fuseSkipLayerNorm } from './passes/fuse-skip-layer-norm.ts';
+export { fuseGelu } from './passes/fuse-gelu.ts';

@@ -26,7 +26,10 @@ export interface OptimizeRecord {
   model: Model;
   nodesBefore: number;
   nodesAfter: number;
-  /** New op type → count, over all passes. */
+  /**
+   * Op type → count of the nodes the passes created that are still in the final model (net: a
+   * SimplifiedLayerNormalization later absorbed into a Skip* op is not counted).
+   */
   fused: Record<string, number>;
   passes: PassRunRecord[];
   /** Every node of the final model that did not exist before, with the original nodes it stands for. */
@@ -71,8 +74,6 @@ export function runPasses(model: Model, steps: readonly PassStep[], options: Run
       composeProvenance(origin, r.provenance);
       for (const rm of r.removed) if (originals.has(rm.node)) record.removed.push(rm);
       for (const p of r.provenance) for (const s of p.sources) if (originals.has(s)) record.removed.push({ node: s, opType: '', pass: p.pass, reason: `replaced by ${p.opType} '${p.node}' (${p.rule})` });
-      const fused = r.stats.fused;
-      if (fused && typeof fused === 'object') for (const [op, n] of Object.entries(fused)) record.fused[op] = (record.fused[op] ?? 0) + n;
       for (const d of r.diagnostics) {
         const key = `${d.pass}|${d.rule}|${d.nodes.join(',')}|${d.message}`;
         if (!seenDiag.has(key)) {
@@ -90,6 +91,7 @@ export function runPasses(model: Model, steps: readonly PassStep[], options: Run
     const n = live.get(node);
     if (!n || originals.has(node)) continue;
     record.provenance.push({ node, opType: n.opType, sources: [...o.sources].filter((s) => originals.has(s)), passes: [...o.passes] });
+    record.fused[n.opType] = (record.fused[n.opType] ?? 0) + 1;
   }
   // a removed original may be listed by several passes (replaced, then the replacement folded): keep the first
   const seen = new Set<string>();

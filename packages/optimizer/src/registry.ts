@@ -8,9 +8,18 @@ import { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
 import { eliminateIdentity } from './passes/eliminate-identity.ts';
 import { foldConstants } from './passes/fold-constants.ts';
 import { foldShapes } from './passes/fold-shapes.ts';
+import { fuseBias } from './passes/fuse-bias.ts';
+import { fuseGelu } from './passes/fuse-gelu.ts';
+import { fuseLayerNorm } from './passes/fuse-layer-norm.ts';
+import { fuseRmsNorm } from './passes/fuse-rms-norm.ts';
+import { fuseSkipLayerNorm } from './passes/fuse-skip-layer-norm.ts';
 import { simplifyChains } from './passes/simplify-chains.ts';
 
-const ALL: Pass[] = [foldConstants, foldShapes, eliminateIdentity, simplifyChains, eliminateCommonSubexpressions, eliminateDeadCode];
+const ALL: Pass[] = [
+  foldConstants, foldShapes, eliminateIdentity, simplifyChains, eliminateCommonSubexpressions,
+  fuseBias, fuseLayerNorm, fuseRmsNorm, fuseSkipLayerNorm, fuseGelu,
+  eliminateDeadCode,
+];
 
 /** Name → pass, in palette order. */
 export const PASSES: ReadonlyMap<string, Pass> = new Map(ALL.map((p) => [p.name, p]));

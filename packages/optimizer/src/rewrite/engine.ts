@@ -82,12 +82,17 @@ export function applyRewrites(model: Model, rules: readonly RewriteRule[], passN
       }
       g.replaceAllUsesWith(old, rep, { replaceGraphOutputs: true });
     });
-    // remove the matched nodes, consumers first, once nothing reads their outputs
-    const order = g.nodes;
-    const rank = new Map(order.map((n, i) => [n, i]));
-    const doomed = [...m.nodes].filter((n) => g.hasNode(n)).sort((a, b) => (rank.get(b) ?? 0) - (rank.get(a) ?? 0));
-    for (const n of doomed) {
-      if (n.outputs.every((v) => !v || (v.useCount === 0 && !v.isGraphOutput))) g.removeNode(n);
+    // remove the matched nodes once nothing reads their outputs: sweep until no progress (a match
+    // has a handful of nodes, so this beats re-sorting the whole graph for every match)
+    let pending = m.nodes.filter((n) => g.hasNode(n));
+    for (let progress = true; progress && pending.length; ) {
+      progress = false;
+      pending = pending.filter((n) => {
+        if (!n.outputs.every((v) => !v || (v.useCount === 0 && !v.isGraphOutput))) return true;
+        g.removeNode(n);
+        progress = true;
+        return false;
+      });
     }
     const sources = m.nodes.map((n) => n.name);
     for (const n of created) {
