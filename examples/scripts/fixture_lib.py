@@ -451,3 +451,99 @@ def save_external(model_bytes: bytes, out_path: str, location: str, size_thresho
         write_if_changed(out_path, mb),
         write_if_changed(os.path.join(os.path.dirname(out_path), location), db),
     )
+
+
+# --------------------------------------------------------------------------------------
+# Models over 2 GB: export to a path, then one external data file written tensor by tensor
+# --------------------------------------------------------------------------------------
+
+_ELEM_SIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2}
+
+
+def tensor_nbytes(t: onnx.TensorProto) -> int:
+    n = 1
+    for d in t.dims:
+        n *= d
+    return n * _ELEM_SIZE.get(t.data_type, 4)
+
+
+def export_torchscript_to_dir(
+    module: torch.nn.Module,
+    args: tuple,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Dict[str, Dict[int, str]],
+    out_dir: str,
+    opset: int = 17,
+) -> Tuple[str, List[str], float]:
+    """torch.onnx.export to `<out_dir>/model.onnx`: the way past protobuf's 2 GB limit (torch then writes
+    each initializer into its own file beside the model). Returns (path, warnings, seconds)."""
+    path = os.path.join(out_dir, "model.onnx")
+    kwargs = dict(input_names=list(input_names), output_names=list(output_names), dynamic_axes=dynamic_axes,
+                  opset_version=opset, do_constant_folding=True, export_params=True)
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    t0 = time.perf_counter()
+    with CaptureWarnings() as cw, torch.no_grad():
+        torch.onnx.export(module, args, path, **kwargs)
+    return path, cw.messages, time.perf_counter() - t0
+
+
+def externalize(
+    model: onnx.ModelProto,
+    src_dir: str,
+    data_path: str,
+    size_threshold: int = 1024,
+    align: int = 4096,
+) -> Dict[str, int]:
+    """Move every initializer of >= size_threshold bytes into ONE external data file, tensor by tensor.
+
+    Handles both inline tensors (raw_data) and tensors already external (one file each, as
+    torch.onnx.export writes them past 2 GB, read from src_dir). Offsets are aligned to `align` bytes
+    (mmap-friendly, like onnx's own writer). Peak memory: one tensor. Returns counts and bytes.
+    """
+    location = os.path.basename(data_path)
+    stats = {"external": 0, "inline": 0, "bytes": 0}
+    with open(data_path, "wb") as out:
+        for t in model.graph.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                info = {e.key: e.value for e in t.external_data}
+                with open(os.path.join(src_dir, info["location"]), "rb") as f:
+                    f.seek(int(info.get("offset", 0)))
+                    data = f.read(int(info["length"]) if "length" in info else -1)
+            elif tensor_nbytes(t) >= size_threshold and t.HasField("raw_data"):
+                data = t.raw_data
+            else:
+                stats["inline"] += 1
+                continue
+            pad = (-out.tell()) % align
+            if pad:
+                out.write(b"\0" * pad)
+            offset = out.tell()
+            out.write(data)
+            t.ClearField("raw_data")
+            del t.external_data[:]
+            for k, v in (("location", location), ("offset", str(offset)), ("length", str(len(data)))):
+                e = t.external_data.add()
+                e.key, e.value = k, v
+            t.data_location = onnx.TensorProto.EXTERNAL
+            stats["external"] += 1
+            stats["bytes"] += len(data)
+            del data
+    return stats
+
+
+def decoder_kv_signature(n_layers: int) -> Tuple[List[str], List[str], Dict[str, Dict[int, str]]]:
+    """Input names, output names and dynamic axes of an Optimum-style decoder step with KV cache."""
+    b, s, p, t = "batch_size", "sequence_length", "past_sequence_length", "past_sequence_length + sequence_length"
+    ins = ["input_ids", "attention_mask", "position_ids"]
+    outs = ["logits"]
+    dyn: Dict[str, Dict[int, str]] = {"input_ids": {0: b, 1: s}, "attention_mask": {0: b, 1: t},
+                                      "position_ids": {0: b, 1: s}, "logits": {0: b, 1: s}}
+    for i in range(n_layers):
+        for kv in ("key", "value"):
+            ins.append(f"past_key_values.{i}.{kv}")
+            outs.append(f"present.{i}.{kv}")
+            dyn[f"past_key_values.{i}.{kv}"] = {0: b, 2: p}
+            dyn[f"present.{i}.{kv}"] = {0: b, 2: t}
+    return ins, outs, dyn

@@ -99,8 +99,13 @@ def _lm_config_summary(arch: str, cfg) -> Dict[str, Any]:
     }
 
 
-def causal_lm_specs(name: str, arch: str, lm: torch.nn.Module, cfg, n_layers: int, vocab: int) -> List[Spec]:
-    """Two specs: <name> (no KV) and <name>-kv (Optimum decoder step with past/present)."""
+def causal_lm_specs(name: str, arch: str, lm: torch.nn.Module, cfg, n_layers: int, vocab: int,
+                    kv_check_atol: float = 1e-4) -> List[Spec]:
+    """Two specs: <name> (no KV) and <name>-kv (Optimum decoder step with past/present).
+
+    kv_check_atol: how far the cached step's logits may be from the full forward's (fp32 summation
+    order differs; deep, wide models need more than the tiny fixtures' 1e-4).
+    """
     r = rng_inputs(name)
     ids_all = torch.from_numpy(r.randint(0, vocab, size=(BATCH, PAST + NEW)).astype(np.int64))
 
@@ -139,7 +144,7 @@ def causal_lm_specs(name: str, arch: str, lm: torch.nn.Module, cfg, n_layers: in
         # Self-check: the cached step equals the full no-cache forward on all PAST+NEW tokens.
         full = nokv(ids_all, torch.ones(BATCH, PAST + NEW, dtype=torch.int64))
         err = (full[:, PAST:] - step_logits).abs().max().item()
-        assert err < 1e-4, f"{name}: KV step disagrees with full forward (max abs err {err})"
+        assert err < kv_check_atol, f"{name}: KV step disagrees with full forward (max abs err {err})"
 
     in_names = ["input_ids", "attention_mask", "position_ids"]
     out_names = ["logits"]
