@@ -21,6 +21,8 @@ Commands:
 Coming with their issues: build, run, bench, compare, export-triton.
 
 Examples:
+  fuselab inspect examples/models/kjv-llama/model.onnx
+  fuselab optimize examples/models/kjv-llama/model.onnx -o /tmp/kjv-llama-opt.onnx --report /tmp/report.json
   fuselab inspect examples/fixtures/gpt2-tiny-kv.onnx
   fuselab inspect examples/fixtures/external/gpt2-tiny-external.onnx --json
   fuselab optimize examples/fixtures/gpt2-tiny.onnx -o /tmp/gpt2-opt.onnx --report /tmp/report.json
