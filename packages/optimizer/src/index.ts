@@ -26,3 +26,5 @@ export { fuseLayerNorm, LAYER_NORM_OPSET } from './passes/fuse-layer-norm.ts';
 export { fuseRmsNorm } from './passes/fuse-rms-norm.ts';
 export { fuseSkipLayerNorm } from './passes/fuse-skip-layer-norm.ts';
 export { fuseGelu } from './passes/fuse-gelu.ts';
+export { fuseAttention, MAX_SEQUENCE_DIM, type FuseAttentionParams } from './passes/fuse-attention.ts';
+export * as attentionPatterns from './rewrite/attention-patterns.ts';

@@ -8,6 +8,7 @@ import { eliminateDeadCode } from './passes/eliminate-dead-code.ts';
 import { eliminateIdentity } from './passes/eliminate-identity.ts';
 import { foldConstants } from './passes/fold-constants.ts';
 import { foldShapes } from './passes/fold-shapes.ts';
+import { fuseAttention } from './passes/fuse-attention.ts';
 import { fuseBias } from './passes/fuse-bias.ts';
 import { fuseGelu } from './passes/fuse-gelu.ts';
 import { fuseLayerNorm } from './passes/fuse-layer-norm.ts';
@@ -17,7 +18,7 @@ import { simplifyChains } from './passes/simplify-chains.ts';
 
 const ALL: Pass[] = [
   foldConstants, foldShapes, eliminateIdentity, simplifyChains, eliminateCommonSubexpressions,
-  fuseBias, fuseLayerNorm, fuseRmsNorm, fuseSkipLayerNorm, fuseGelu,
+  fuseBias, fuseLayerNorm, fuseRmsNorm, fuseSkipLayerNorm, fuseGelu, fuseAttention,
   eliminateDeadCode,
 ];
 

@@ -23,9 +23,21 @@ export interface ValidationReport {
   ms: number;
 }
 
+/**
+ * Default validation shapes: a multi-token step after a past at batch 1 (prefill continuing a
+ * cache), a batch-2 prefill from an empty past, and a batch-2 one-token decode step. Fused
+ * GroupQueryAttention cannot run several new tokens after a past at batch > 1, and no real decode
+ * loop asks it to, so that combination is not a default case.
+ */
+export const DEFAULT_VALIDATION_SHAPES: ReadonlyArray<Record<string, number>> = [
+  { batch_size: 1, sequence_length: 8, past_sequence_length: 4 },
+  { batch_size: 2, sequence_length: 5, past_sequence_length: 0 },
+  { batch_size: 2, sequence_length: 1, past_sequence_length: 6 },
+];
+
 export interface ValidateOptions {
   tolerance?: Tolerance;
-  /** Seeds for random inputs (default [1, 2]). */
+  /** Seeds for random inputs (default [1, 2, 3], one per default shape). */
   seeds?: number[];
   /** Symbolic dim values and vocab for random inputs. */
   inputSpec?: Omit<InputSpec, 'seed'>;
@@ -40,7 +52,11 @@ export async function validateModels(original: Model, optimized: Model | Uint8Ar
   const t0 = performance.now();
   const tol = options.tolerance ?? FP32_FUSION;
   const cases: ValidationCase[] = [
-    ...(options.seeds ?? [1, 2]).map((seed) => ({ name: `seed:${seed}`, inputs: randomInputs(original, { ...options.inputSpec, seed }) })),
+    ...(options.seeds ?? [1, 2, 3]).map((seed, i) => {
+      // caller-given dims win; otherwise cycle through the default shapes
+      const dims = options.inputSpec?.dims ?? DEFAULT_VALIDATION_SHAPES[i % DEFAULT_VALIDATION_SHAPES.length];
+      return { name: `seed:${seed} ${JSON.stringify(dims)}`, inputs: randomInputs(original, { ...options.inputSpec, dims, seed }) };
+    }),
     ...(options.recorded ?? []),
   ];
   const eps = { executionProviders: options.executionProviders };
