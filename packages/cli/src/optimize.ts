@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PROTOBUF_LIMIT, FuselabError } from '@fuselab/graph-core';
+import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes } from '@fuselab/graph-core';
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
 import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
@@ -84,21 +84,30 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       profile,
       onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
     });
+    const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
+    const external = values['external-data'] || big;
+    // serialize once: the bytes that are validated are the bytes that get written
+    const optimizedBytes = external ? null : serializeModelToBytes(record.model);
     let validation: OptimizeReport['validation'];
     if (values['no-validate']) {
       validation = { passed: true, skipped: '--no-validate', outputs: [] };
     } else {
       progress('  validating against the original (onnxruntime-web, wasm)...');
-      // validate at the profile's opt shapes: a frozen model only accepts those
-      const v = await validateModels(original, record.model, profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {});
+      // the original file's own bytes, when it has no external data, instead of re-serializing it
+      const originalBytes = file.externalFiles.size === 0 && file.byteLength < PROTOBUF_LIMIT ? readFileSync(positionals[0]) : undefined;
+      const v = await validateModels(original, optimizedBytes ?? record.model, {
+        originalBytes,
+        // validate at the profile's opt shapes: a frozen model only accepts those
+        ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
+      });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs, ms: v.ms };
       if (!v.passed) {
         writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, t0));
         throw new ValidationFailedError(v);
       }
     }
-    const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
-    saveModelFile(record.model, values.output, values['external-data'] || big ? { externalData: {} } : {});
+    if (optimizedBytes) writeFileAtomic(values.output, optimizedBytes);
+    else saveModelFile(record.model, values.output, { externalData: {} });
     const report = buildReport(positionals[0], values.output, workflow, record, validation, t0);
     writeReport(values.report, report);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);

@@ -44,6 +44,8 @@ export interface ValidateOptions {
   /** Extra recorded input sets. */
   recorded?: ValidationCase[];
   executionProviders?: string[];
+  /** The original model's serialized bytes, when the caller has them (saves re-serializing it). */
+  originalBytes?: Uint8Array;
 }
 
 const toBytes = (m: Model | Uint8Array) => (m instanceof Uint8Array ? m : serializeModelToBytes(m));
@@ -60,7 +62,7 @@ export async function validateModels(original: Model, optimized: Model | Uint8Ar
     ...(options.recorded ?? []),
   ];
   const eps = { executionProviders: options.executionProviders };
-  const a = await createSession(toBytes(original), eps);
+  const a = await createSession(options.originalBytes ?? toBytes(original), eps);
   const b = await createSession(toBytes(optimized), eps);
   const report: ValidationReport = { passed: true, tolerance: tol, cases: [], outputs: [], ms: 0 };
   const worst = new Map<string, { name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>();
