@@ -12,6 +12,7 @@
  * Face layout: gpt2 or llama keys), `generation_config.json`, `tokenizer.json` and
  * `tokenizer_config.json`, as `examples/scripts/train_tiny_lm.py export` writes them.
  */
+import { prng } from '@fuselab/gpu-runtime';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -125,17 +126,8 @@ export function kvGeometry(config: DecoderConfigJson, where = 'config.json'): Kv
   throw new ModelFolderError(`${where}: model_type '${config.model_type}' is not supported (gpt2 or llama)`);
 }
 
-/** mulberry32: a small, fast, seedable 32-bit PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small, fast, seedable 32-bit PRNG returning floats in [0, 1) (gpu-runtime's `prng`). */
+export const mulberry32 = prng;
 
 /** Index of the largest value (the first one on ties, as numpy/torch argmax). */
 export function argmax(values: Float32Array): number {

@@ -2,6 +2,7 @@
  * One-node models for checking an op's inferred output types against onnxruntime: inputs are graph
  * inputs fed with deterministic pseudo-random data, or (with `value`) constant initializers.
  */
+import { prng } from '@fuselab/gpu-runtime';
 import { GraphBuilder, Tensor, Value, type AttributeInput, type DType, type Model } from '../../src/index.ts';
 import type { OrtData, OrtTensorValue } from './ort.ts';
 
@@ -36,17 +37,8 @@ export interface BuiltCase {
   outputs: Value[];
 }
 
-/** A small deterministic generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic generator (mulberry32, gpu-runtime's `prng`). */
+export const rng = prng;
 
 function count(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
