@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Runs the decode benchmark on the GPU machine from the .device/ bundle (see tools/device/README.md):
+# unpacks Node 22 and the trimmed node_modules, installs the Vulkan loader, exports the GPT-2-small-shaped
+# KV decoder with the project's script, runs the PyTorch-eager baseline and then the WebGPU benchmark
+# (plain vs optimized) in the same session, and leaves JSON + logs in $OUT.
+#
+#   bash .device/run.sh                      # on the GPU machine, from the repo root
+#   SMOKE=1 bash .device/run.sh              # here: same steps on SwiftShader with the tiny KV fixtures
+#
+# Knobs (environment): MODELS (comma list of preset[:layers], in order of priority; default
+# gpt2-small,qwen2.5-0.5b:12 — the Qwen2.5-0.5B-shaped Llama/GQA decoder at 12 of its 24 layers, the most
+# that fits one < 2 GiB file), PROMPT_LEN, CONTEXT, DECODE, REPEATS (first model), CONTEXT2, DECODE2,
+# REPEATS2 (later models), BENCH_ARGS (extra decode.mjs flags, e.g.
+# "--toggle enable-dawn-features=vulkan_enable_f16_on_nvidia"), DEADLINE, MIN_PHASE, PYTHON, OUT, WORK.
+set -uo pipefail
+DEV=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$DEV/.." && pwd)
+OUT=${OUT:-$DEV/out}
+WORK=${WORK:-/tmp/fuselab-device}
+PYTHON=${PYTHON:-python3}
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  MODELS=${MODELS:-gpt2-tiny,llama-tiny}
+  PROMPT_LEN=${PROMPT_LEN:-16,64}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-16}; REPEATS=${REPEATS:-3}
+else
+  MODELS=${MODELS:-gpt2-small,qwen2.5-0.5b:12}
+  PROMPT_LEN=${PROMPT_LEN:-16,512}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-128}; REPEATS=${REPEATS:-5}
+fi
+CONTEXT2=${CONTEXT2:-16,512}; DECODE2=${DECODE2:-64}; REPEATS2=${REPEATS2:-3}
+DEADLINE=${DEADLINE:-540}    # seconds for the whole script: the run tool stops a command at 600
+MIN_PHASE=${MIN_PHASE:-150}  # a model starts only with this much of DEADLINE left
+mkdir -p "$OUT" "$WORK/models"
+exec > >(tee -a "$OUT/run.log") 2>&1
+step() { echo "=== [$(date -u +%T), +$SECONDS s] $*"; }
+
+step "node"
+xz -dc "$DEV/node.xz" > "$WORK/node" && chmod +x "$WORK/node" || { echo "run: cannot unpack node"; exit 1; }
+NODE=$WORK/node
+"$NODE" --version || exit 1
+# beside bench/decode.mjs, where Node's resolution finds them; removed on exit so that a local smoke run
+# leaves .device as small as bundle.sh made it (the run tool carries it)
+trap 'rm -rf "$DEV/node_modules"' EXIT
+tar -xJf "$DEV/modules.tar.xz" -C "$DEV" || { echo "run: cannot unpack node_modules"; exit 1; }
+
+step "vulkan"
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]; then
+  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$f" ]; then export VK_DRIVER_FILES=$f; break; fi
+  done
+fi
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
+  if [ "$(id -u)" = 0 ]; then
+    for d in "$DEV"/debs/*.deb; do dpkg -x "$d" /; done
+    ldconfig
+  else
+    echo "run: no libvulkan.so.1 and not root: cannot dpkg -x the loader into /"
+  fi
+fi
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"
+ldconfig -p | grep 'libvulkan\.so\.1 ' || true
+if command -v nvidia-smi >/dev/null; then nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1; head -15 "$OUT/nvidia-smi.txt"; else echo "no nvidia-smi"; fi
+
+BM=$ROOT/docs/BENCHMARKS.md
+before=$(stat -c %s "$BM" 2>/dev/null || echo 0)
+for spec in ${MODELS//,/ }; do
+  name=${spec%%:*}
+  layers=; [ "$spec" != "$name" ] && layers=${spec#*:}
+  left=$((DEADLINE - SECONDS))
+  if [ "$left" -lt "$MIN_PHASE" ]; then echo "run: SKIPPED $spec: $left s left of DEADLINE=$DEADLINE"; continue; fi
+
+  step "$spec: export"
+  if [ -f "$ROOT/examples/fixtures/$name-kv.onnx" ] && [ -z "$layers" ]; then
+    model=$ROOT/examples/fixtures/$name-kv.onnx                      # gpt2-tiny, llama-tiny: committed fixtures
+  elif [ "$name" = gpt2-small ]; then
+    "$PYTHON" "$DEV/scripts/make_gpt2_small.py" --out "$WORK/models/$name" --variants kv --no-io --no-check ${layers:+--layers $layers} \
+      || { echo "run: FAILED make_gpt2_small.py"; continue; }
+    model=$WORK/models/$name/gpt2-small-kv.onnx
+  elif [ -f "$DEV/scripts/make_llama_shaped.py" ]; then
+    # one file (< 2 GiB): KvDecoder takes bytes, no external data yet; qwen2.5-0.5b fits at <= 12 layers
+    "$PYTHON" "$DEV/scripts/make_llama_shaped.py" --preset "$name" --out "$WORK/models/$name" --single-file --no-io --no-check \
+      ${layers:+--layers $layers} || { echo "run: FAILED make_llama_shaped.py --preset $name"; continue; }
+    model=$WORK/models/$name/model.onnx
+  else
+    echo "run: SKIPPED $spec: no export script for it in the bundle"; continue
+  fi
+  ls -la "$model"
+
+  # the first model gets the full sweep; later (bigger) ones a shorter one, to stay inside DEADLINE
+  if [ "$spec" = "${MODELS%%,*}" ]; then args=(--prompt-len "$PROMPT_LEN" --context "$CONTEXT" --decode "$DECODE" --repeats "$REPEATS")
+  else args=(--prompt-len "$PROMPT_LEN" --context "$CONTEXT2" --decode "$DECODE2" --repeats "$REPEATS2"); fi
+
+  step "$spec: PyTorch eager baseline"
+  FUSELAB_SCRIPTS="$DEV/scripts" "$PYTHON" "$DEV/bench/torch_decode.py" --model "$spec" "${args[@]}" --out "$OUT/torch-$name.json" > /dev/null \
+    || echo "run: FAILED torch baseline for $spec"
+  torch_arg=(); [ -s "$OUT/torch-$name.json" ] && torch_arg=(--torch "$OUT/torch-$name.json")
+
+  step "$spec: decode benchmark (onnxruntime-web WebGPU via Node + Dawn)"
+  # shellcheck disable=SC2086
+  timeout $((DEADLINE - SECONDS - 10)) "$NODE" "$DEV/bench/decode.mjs" --model "$model" "${args[@]}" ${torch_arg[@]+"${torch_arg[@]}"} \
+    --out "$OUT/decode-$name.json" ${BENCH_ARGS:-} > /dev/null
+  echo "decode.mjs exit $?"
+  rm -rf "$WORK/models/$name"
+done
+if [ -f "$BM" ]; then tail -c +$((before + 1)) "$BM" > "$OUT/BENCHMARKS-entry.md"; fi
+step "done"
+ls -la "$OUT"
