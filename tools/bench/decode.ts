@@ -27,9 +27,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as ortTypes from 'onnxruntime-web';
-import { loadModel, serializeModelToBytes, type Model, type Value } from '@fuselab/graph-core';
+import { loadModel, serializeModelToBytes, type Model } from '@fuselab/graph-core';
 import { DEFAULT_PASS_ORDER, defaultWorkflow, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
-import { decoderIo, detectVocab, KvDecoder, type DecodeRunResult, type DecoderIo } from '@fuselab/gpu-runtime';
+import { decoderIo, detectVocab, gatherTableRows, KvDecoder, type DecodeRunResult, type DecoderIo } from '@fuselab/gpu-runtime';
 import { installNodeWebGpu, type NodeWebGpu } from '@fuselab/cli';
 import { machineDescription, recordBenchmark } from './record.ts';
 
@@ -92,26 +92,7 @@ function opHistogram(m: Model): Record<string, number> {
 
 /** Rows of the table that position_ids index (learned positions), or null (rotary, in-graph). */
 function detectMaxPositions(m: Model, io: DecoderIo): number | null {
-  const start = m.graph.inputs.find((v) => v.name === io.positionIds);
-  if (!start) return null;
-  const seen = new Set<Value>();
-  const queue: Value[] = [start];
-  while (queue.length) {
-    const v = queue.shift() as Value;
-    if (seen.has(v) || seen.size > 64) continue;
-    seen.add(v);
-    for (const u of v.uses) {
-      const n = u.node;
-      if (n.opType === 'Gather' && u.index === 1) {
-        const rows = n.inputs[0]?.initializer?.dims[0];
-        if (typeof rows === 'number') return rows;
-      }
-      if (['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity', 'Expand'].includes(n.opType) && u.index === 0) {
-        for (const o of n.outputs) if (o) queue.push(o);
-      }
-    }
-  }
-  return null;
+  return io.positionIds ? gatherTableRows(m, io.positionIds) : null;
 }
 
 let smiAvailable: boolean | null = null;

@@ -25,6 +25,7 @@ import { fuseRmsNorm } from '../src/passes/fuse-rms-norm.ts';
 import { fuseSkipLayerNorm } from '../src/passes/fuse-skip-layer-norm.ts';
 import { fuseGelu } from '../src/passes/fuse-gelu.ts';
 import { fuseAttention } from '../src/passes/fuse-attention.ts';
+import { rowsMaxErr } from './rows-max-err.ts';
 
 const fixtures = new URL('../../../examples/fixtures/', import.meta.url).pathname;
 
@@ -53,20 +54,6 @@ function batchRow(feeds: Record<string, HostTensor>, b: number): Record<string, 
   return out;
 }
 
-/** Max |a − b| over the (batch, position) rows where `keep` holds. */
-function rowsMaxErr(a: HostTensor, b: HostTensor, keep: (bi: number, si: number) => boolean): number {
-  const [batch, seq] = a.dims;
-  const inner = a.data.length / (batch * seq);
-  let worst = 0;
-  for (let bi = 0; bi < batch; bi++) for (let si = 0; si < seq; si++) {
-    if (!keep(bi, si)) continue;
-    for (let k = 0; k < inner; k++) {
-      const i = (bi * seq + si) * inner + k;
-      worst = Math.max(worst, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-    }
-  }
-  return worst;
-}
 
 interface Case {
   file: string;

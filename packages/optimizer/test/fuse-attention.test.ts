@@ -11,6 +11,7 @@ import { fuseAttention, type FuseAttentionParams } from '../src/passes/fuse-atte
 import { eliminateDeadCode } from '../src/passes/eliminate-dead-code.ts';
 import { runPasses } from '../src/pass-manager.ts';
 import { ShapeArithmetic } from '../src/rewrite/attention-patterns.ts';
+import { rowsMaxErr } from './rows-max-err.ts';
 
 const D = 64;
 const MIN = -3.4028234663852886e38;
@@ -271,20 +272,6 @@ function feedsFor(m: Model, o: FeedOptions): Record<string, HostTensor> {
   return feeds;
 }
 
-/** Max |a − b| over the (batch, position) rows where `keep` holds. */
-function rowsMaxErr(a: HostTensor, b: HostTensor, keep: (bi: number, si: number) => boolean): number {
-  const [batch, seq] = a.dims;
-  const inner = a.data.length / (batch * seq);
-  let worst = 0;
-  for (let bi = 0; bi < batch; bi++) for (let si = 0; si < seq; si++) {
-    if (!keep(bi, si)) continue;
-    for (let k = 0; k < inner; k++) {
-      const i = (bi * seq + si) * inner + k;
-      worst = Math.max(worst, Math.abs(Number(a.data[i]) - Number(b.data[i])));
-    }
-  }
-  return worst;
-}
 
 /** Fuses (plus dead-code elimination) and returns the pass record. */
 function fuse(m: Model, params: Partial<FuseAttentionParams> = {}) {

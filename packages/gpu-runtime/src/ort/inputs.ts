@@ -45,12 +45,16 @@ export function resolveDim(d: Dim, dims: Record<string, number>, fallback = 1): 
   return fallback;
 }
 
-/** Detects the vocabulary size: the row count of the table that `input_ids` indexes (Gather axis 0). */
-export function detectVocab(model: Model): number | null {
-  const ids = model.graph.inputs.find((v) => /input_ids/.test(v.name));
-  if (!ids) return null;
+/**
+ * Rows of the embedding-style table that graph input `inputName` indexes: follows the input through
+ * shape-only ops (Cast, Reshape, Unsqueeze...) to a Gather that uses it as indices and returns the
+ * data input's first dim. Null when there is no such table (e.g. rotary positions computed in-graph).
+ */
+export function gatherTableRows(model: Model, inputName: string | RegExp): number | null {
+  const start = model.graph.inputs.find((v) => (typeof inputName === 'string' ? v.name === inputName : inputName.test(v.name)));
+  if (!start) return null;
   const seen = new Set<Value>();
-  const queue: Value[] = [ids];
+  const queue: Value[] = [start];
   while (queue.length) {
     const v = queue.shift() as Value;
     if (seen.has(v) || seen.size > 64) continue;
@@ -59,16 +63,20 @@ export function detectVocab(model: Model): number | null {
       const n = u.node;
       if (n.opType === 'Gather' && u.index === 1) {
         const table = n.inputs[0];
-        const t = table?.initializer;
-        const rows = t ? t.dims[0] : table?.shape?.[0];
+        const rows = table?.initializer ? table.initializer.dims[0] : table?.shape?.[0];
         if (typeof rows === 'number') return rows;
       }
-      if (['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity'].includes(n.opType) && u.index === 0) {
+      if (['Cast', 'Reshape', 'Unsqueeze', 'Squeeze', 'Flatten', 'Identity', 'Expand'].includes(n.opType) && u.index === 0) {
         for (const o of n.outputs) if (o) queue.push(o);
       }
     }
   }
   return null;
+}
+
+/** Detects the vocabulary size: the row count of the table that `input_ids` indexes. */
+export function detectVocab(model: Model): number | null {
+  return gatherTableRows(model, /input_ids/);
 }
 
 const typed = (dtype: string, n: number): HostData => {
