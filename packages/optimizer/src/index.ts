@@ -28,3 +28,4 @@ export { fuseSkipLayerNorm } from './passes/fuse-skip-layer-norm.ts';
 export { fuseGelu } from './passes/fuse-gelu.ts';
 export { fuseAttention, MAX_SEQUENCE_DIM, type FuseAttentionParams } from './passes/fuse-attention.ts';
 export * as attentionPatterns from './rewrite/attention-patterns.ts';
+export { planMemory, kvCacheBytes, type MemoryPlan, type MemoryPlanOptions, type PlannedTensor, type UnknownSize, type MemoryStep, type KvCacheSize } from './memory-plan.ts';
