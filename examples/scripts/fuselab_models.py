@@ -322,6 +322,33 @@ class LlamaConfig:
         return asdict(self)
 
 
+@dataclass
+class Qwen2Config(LlamaConfig):
+    """Qwen2: the Llama architecture with biases on q/k/v_proj (not o_proj), rope theta 1e6."""
+    rope_theta: float = 1000000.0
+    qkv_bias: bool = True  # HF Qwen2Attention hard-codes bias=True on q/k/v_proj, False on o_proj
+
+
+@dataclass
+class MistralConfig(LlamaConfig):
+    """Mistral: the Llama architecture (GQA) with a sliding attention window in the config.
+
+    HF's eager mask only differs from the plain causal one when the key length exceeds the window
+    (see `_make_causal_mask`); the fixtures use a window larger than every position they see.
+    """
+    rms_norm_eps: float = 1e-5
+    sliding_window: int = 4096
+
+
+@dataclass
+class Phi3Config(LlamaConfig):
+    """Phi-3 (mini): fused qkv_proj and gate_up_proj, RMSNorm, full rotary, no biases, MHA."""
+    num_key_value_heads: int = 4
+    rms_norm_eps: float = 1e-5
+    fused_qkv: bool = True
+    fused_gate_up: bool = True
+
+
 class RMSNorm(nn.Module):
     """LlamaRMSNorm."""
 
@@ -390,16 +417,18 @@ class LlamaAttention(nn.Module):
         self.head_dim = self.hidden_size // self.num_heads
         self.num_key_value_heads = config.num_key_value_heads
         self.num_key_value_groups = self.num_heads // self.num_key_value_heads
-        self.q_proj = nn.Linear(self.hidden_size, self.num_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(self.hidden_size, self.num_key_value_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(self.hidden_size, self.num_key_value_heads * self.head_dim, bias=False)
+        qkv_bias = getattr(config, "qkv_bias", False)  # Qwen2
+        self.q_proj = nn.Linear(self.hidden_size, self.num_heads * self.head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(self.hidden_size, self.num_key_value_heads * self.head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(self.hidden_size, self.num_key_value_heads * self.head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, self.hidden_size, bias=False)
+
+    def _project(self, hidden_states):
+        return self.q_proj(hidden_states), self.k_proj(hidden_states), self.v_proj(hidden_states)
 
     def forward(self, hidden_states, attention_mask, position_embeddings, past_key_value=None, use_cache=False):
         bsz, q_len, _ = hidden_states.size()
-        query_states = self.q_proj(hidden_states)
-        key_states = self.k_proj(hidden_states)
-        value_states = self.v_proj(hidden_states)
+        query_states, key_states, value_states = self._project(hidden_states)
 
         query_states = query_states.view(bsz, q_len, self.num_heads, self.head_dim).transpose(1, 2)
         key_states = key_states.view(bsz, q_len, self.num_key_value_heads, self.head_dim).transpose(1, 2)
@@ -428,6 +457,45 @@ class LlamaAttention(nn.Module):
         return attn_output, present
 
 
+class Phi3Attention(LlamaAttention):
+    """Phi3Attention: one fused qkv_proj Linear; its output is sliced into q, k, v (HF slicing)."""
+
+    def __init__(self, config: LlamaConfig):
+        nn.Module.__init__(self)
+        self.hidden_size = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_dim = self.hidden_size // self.num_heads
+        self.num_key_value_heads = config.num_key_value_heads
+        self.num_key_value_groups = self.num_heads // self.num_key_value_heads
+        op_size = self.num_heads * self.head_dim + 2 * (self.num_key_value_heads * self.head_dim)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, self.hidden_size, bias=False)
+        self.qkv_proj = nn.Linear(self.hidden_size, op_size, bias=False)
+
+    def _project(self, hidden_states):
+        qkv = self.qkv_proj(hidden_states)
+        query_pos = self.num_heads * self.head_dim
+        query_states = qkv[..., :query_pos]
+        key_states = qkv[..., query_pos : query_pos + self.num_key_value_heads * self.head_dim]
+        value_states = qkv[..., query_pos + self.num_key_value_heads * self.head_dim :]
+        return query_states, key_states, value_states
+
+
+class Phi3MLP(nn.Module):
+    """Phi3MLP: one fused gate_up_proj Linear, chunked into gate and up; up * SiLU(gate)."""
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__()
+        self.gate_up_proj = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.activation_fn = nn.SiLU()
+
+    def forward(self, hidden_states):
+        up_states = self.gate_up_proj(hidden_states)
+        gate, up_states = up_states.chunk(2, dim=-1)
+        up_states = up_states * self.activation_fn(gate)
+        return self.down_proj(up_states)
+
+
 class LlamaMLP(nn.Module):
     def __init__(self, config: LlamaConfig):
         super().__init__()
@@ -443,8 +511,8 @@ class LlamaMLP(nn.Module):
 class LlamaDecoderLayer(nn.Module):
     def __init__(self, config: LlamaConfig):
         super().__init__()
-        self.self_attn = LlamaAttention(config)
-        self.mlp = LlamaMLP(config)
+        self.self_attn = (Phi3Attention if getattr(config, "fused_qkv", False) else LlamaAttention)(config)
+        self.mlp = (Phi3MLP if getattr(config, "fused_gate_up", False) else LlamaMLP)(config)
         self.input_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
@@ -462,8 +530,8 @@ class LlamaDecoderLayer(nn.Module):
         return hidden_states, present
 
 
-# modeling_attn_mask_utils (AttentionMaskConverter, is_causal=True, no sliding window)
-def _make_causal_mask(input_ids_shape, dtype, device, past_key_values_length=0):
+# modeling_attn_mask_utils (AttentionMaskConverter, is_causal=True; sliding_window for Mistral)
+def _make_causal_mask(input_ids_shape, dtype, device, past_key_values_length=0, sliding_window=None):
     bsz, tgt_len = input_ids_shape
     mask = torch.full((tgt_len, tgt_len), torch.finfo(dtype).min, device=device)
     mask_cond = torch.arange(mask.size(-1), device=device)
@@ -471,6 +539,14 @@ def _make_causal_mask(input_ids_shape, dtype, device, past_key_values_length=0):
     mask = mask.to(dtype)
     if past_key_values_length > 0:
         mask = torch.cat([torch.zeros(tgt_len, past_key_values_length, dtype=dtype, device=device), mask], dim=-1)
+    # Sliding window (Mistral): keys more than `sliding_window` positions behind the query are masked.
+    # Applied only when the key length exceeds the window -- the case in which it changes anything
+    # (newer HF masks skip it the same way); a Python-level condition, so a traced export with fewer
+    # positions than the window has exactly the plain causal mask.
+    if sliding_window is not None and tgt_len + past_key_values_length > sliding_window:
+        diagonal = past_key_values_length - sliding_window - 1
+        context_mask = torch.tril(torch.ones_like(mask, dtype=torch.bool), diagonal=diagonal)
+        mask.masked_fill_(context_mask, torch.finfo(dtype).min)
     return mask[None, None, :, :].expand(bsz, 1, tgt_len, tgt_len + past_key_values_length)
 
 
@@ -482,11 +558,14 @@ def _expand_mask(mask, dtype, tgt_len=None):
     return inverted_mask.masked_fill(inverted_mask.to(torch.bool), torch.finfo(dtype).min)
 
 
-def _prepare_4d_causal_attention_mask(attention_mask, input_shape, inputs_embeds, past_key_values_length):
+def _prepare_4d_causal_attention_mask(attention_mask, input_shape, inputs_embeds, past_key_values_length,
+                                      sliding_window=None):
     dtype, device = inputs_embeds.dtype, inputs_embeds.device
     causal_4d_mask = None
     if input_shape[-1] > 1:
-        causal_4d_mask = _make_causal_mask(input_shape, dtype, device, past_key_values_length=past_key_values_length)
+        causal_4d_mask = _make_causal_mask(
+            input_shape, dtype, device, past_key_values_length=past_key_values_length, sliding_window=sliding_window
+        )
     expanded_attn_mask = _expand_mask(attention_mask, dtype, tgt_len=input_shape[-1])
     if causal_4d_mask is not None:
         expanded_attn_mask = causal_4d_mask.masked_fill(expanded_attn_mask.bool(), torch.finfo(dtype).min)
@@ -518,7 +597,8 @@ class LlamaModel(nn.Module):
                 (batch_size, seq_length + past_key_values_length), dtype=torch.long, device=input_ids.device
             )
         attention_mask = _prepare_4d_causal_attention_mask(
-            attention_mask, (batch_size, seq_length), inputs_embeds, past_key_values_length
+            attention_mask, (batch_size, seq_length), inputs_embeds, past_key_values_length,
+            sliding_window=getattr(self.config, "sliding_window", None),
         )
         hidden_states = inputs_embeds
         position_embeddings = self.rotary_emb(hidden_states, position_ids)

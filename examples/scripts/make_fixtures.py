@@ -7,7 +7,8 @@
                                                                    # adds *.dynamo.onnx, keeps the rest
 
 Writes into examples/fixtures/ (see examples/scripts/README.md):
-  gpt2-tiny.onnx, gpt2-tiny-kv.onnx, llama-tiny.onnx, llama-tiny-kv.onnx, bert-tiny.onnx, cnn-tiny.onnx,
+  gpt2-tiny.onnx, gpt2-tiny-kv.onnx, llama-tiny.onnx, llama-tiny-kv.onnx, qwen2-tiny[-kv].onnx,
+  mistral-tiny[-kv].onnx, phi3-tiny[-kv].onnx, bert-tiny.onnx, cnn-tiny.onnx,
   external/gpt2-tiny-external.onnx (+ .onnx.data), <name>.io.json for each, manifest.json.
 
 Deterministic: weights come from numpy RandomState streams keyed by parameter name, inputs from a
@@ -80,6 +81,23 @@ class Spec:
         self.__dict__.update(kw)
 
 
+def _arch_extras(cfg) -> Dict[str, Any]:
+    """Summary keys only the Llama-family variants have (none for llama itself: its entries stay as they were)."""
+    e: Dict[str, Any] = {}
+    if getattr(cfg, "qkv_bias", False):
+        e["qkv_bias"] = True
+    if getattr(cfg, "sliding_window", None) is not None:
+        e["sliding_window"] = cfg.sliding_window
+        e["sliding_window_note"] = (
+            f"window {cfg.sliding_window} > every position the fixture sees (max_position_embeddings "
+            f"{cfg.max_position_embeddings}); the eager mask applies it only when the key length exceeds it, "
+            "so the exported mask is the plain causal one"
+        )
+    if getattr(cfg, "fused_qkv", False):
+        e["fused_projections"] = "qkv_proj (sliced into q/k/v), gate_up_proj (chunked into gate/up)"
+    return e
+
+
 def _lm_config_summary(arch: str, cfg) -> Dict[str, Any]:
     if arch == "gpt2":
         return {
@@ -95,6 +113,7 @@ def _lm_config_summary(arch: str, cfg) -> Dict[str, Any]:
         "vocab": cfg.vocab_size, "max_positions": cfg.max_position_embeddings, "intermediate": cfg.intermediate_size,
         "norm": "RMSNorm", "norm_eps": cfg.rms_norm_eps, "activation": "SwiGLU (SiLU)",
         "positions": f"rotary (rotate_half, theta {cfg.rope_theta})", "tied_lm_head": cfg.tie_word_embeddings,
+        **_arch_extras(cfg),
         "hf_config": cfg.to_dict(),
     }
 
@@ -190,6 +209,39 @@ def llama_specs() -> List[Spec]:
     fm.init_weights(lm, SEED)
     lm.eval()
     return causal_lm_specs("llama-tiny", "llama", lm, cfg, cfg.num_hidden_layers, cfg.vocab_size)
+
+
+def qwen2_specs() -> List[Spec]:
+    cfg = fm.Qwen2Config(
+        vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+    )
+    lm = fm.LlamaForCausalLM(cfg)
+    fm.init_weights(lm, SEED)
+    lm.eval()
+    return causal_lm_specs("qwen2-tiny", "qwen2", lm, cfg, cfg.num_hidden_layers, cfg.vocab_size)
+
+
+def mistral_specs() -> List[Spec]:
+    cfg = fm.MistralConfig(
+        vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, sliding_window=4096,
+    )
+    lm = fm.LlamaForCausalLM(cfg)
+    fm.init_weights(lm, SEED)
+    lm.eval()
+    return causal_lm_specs("mistral-tiny", "mistral", lm, cfg, cfg.num_hidden_layers, cfg.vocab_size)
+
+
+def phi3_specs() -> List[Spec]:
+    cfg = fm.Phi3Config(
+        vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=128,
+    )
+    lm = fm.LlamaForCausalLM(cfg)
+    fm.init_weights(lm, SEED)
+    lm.eval()
+    return causal_lm_specs("phi3-tiny", "phi3", lm, cfg, cfg.num_hidden_layers, cfg.vocab_size)
 
 
 def bert_spec() -> Spec:
@@ -306,6 +358,9 @@ def run(args) -> int:
     specs: List[Spec] = []
     specs += gpt2_specs()
     specs += llama_specs()
+    specs += qwen2_specs()
+    specs += mistral_specs()
+    specs += phi3_specs()
     specs.append(bert_spec())
     specs.append(cnn_spec())
     if args.only:
@@ -424,7 +479,8 @@ def run(args) -> int:
     for k, e in old.items():
         if k not in entries and os.path.exists(os.path.join(out_dir, k)):
             entries[k] = e
-    order = ["gpt2-tiny", "gpt2-tiny-kv", "gpt2-tiny-external", "llama-tiny", "llama-tiny-kv", "bert-tiny", "cnn-tiny"]
+    order = ["gpt2-tiny", "gpt2-tiny-kv", "gpt2-tiny-external", "llama-tiny", "llama-tiny-kv", "qwen2-tiny", "qwen2-tiny-kv",
+             "mistral-tiny", "mistral-tiny-kv", "phi3-tiny", "phi3-tiny-kv", "bert-tiny", "cnn-tiny"]
 
     def key(e):
         base = e["name"].replace(".dynamo", "")
@@ -466,7 +522,7 @@ def main(argv=None) -> int:
     p.add_argument("--adopt", default="",
                    help="folder holding a manifest.json and *.dynamo.onnx/*.dynamo.io.json made elsewhere "
                         "(--out of a torch 2.x run): copy them in and merge their manifest entries")
-    p.add_argument("--only", default="", help="comma list of fixture names (gpt2-tiny,llama-tiny,bert-tiny,cnn-tiny)")
+    p.add_argument("--only", default="", help="comma list of fixture names (gpt2-tiny,llama-tiny,qwen2-tiny,mistral-tiny,phi3-tiny,bert-tiny,cnn-tiny)")
     return run(p.parse_args(argv))
 
 
