@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes } from '@fuselab/graph-core';
+import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes, type Model } from '@fuselab/graph-core';
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
-import { defaultWorkflow, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
+import { defaultWorkflow, parseProfiles, planMemory, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
 import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
 
 export interface OptimizeReport {
@@ -22,8 +22,26 @@ export interface OptimizeReport {
   validation: { passed: boolean; skipped?: string; tolerance?: string; outputs: Array<{ name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>; ms?: number };
   provenance: OptimizeRecord['provenance'];
   diagnostics: Diagnostic[];
+  /** Static memory plan of activations before and after, at `dims` (the profile's opt shapes, or a decode-like default). */
+  memory: {
+    dims: Record<string, number>;
+    before: MemorySummary;
+    after: MemorySummary;
+    kvCacheBytesPerToken: number | null;
+  };
   totalMs: number;
 }
+
+export interface MemorySummary {
+  naiveBytes: number;
+  arenaBytes: number;
+  peakLiveBytes: number;
+  weightsBytes: number;
+  unknownSizes: number;
+}
+
+/** Memory-plan shapes when no profile is given: one 128-token prefill after a 128-token past. */
+const DEFAULT_PLAN_DIMS = { batch_size: 1, batch: 1, sequence_length: 128, past_sequence_length: 128 };
 
 export class ValidationFailedError extends FuselabError {
   constructor(report: ValidationReport) {
@@ -84,6 +102,8 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       profile,
       onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
     });
+    const planDims = { ...DEFAULT_PLAN_DIMS, ...(profile ? profileDimValues(original, profile) : {}) };
+    const memory = memorySummary(original, record.model, planDims);
     const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
     const external = values['external-data'] || big;
     // serialize once: the bytes that are validated are the bytes that get written
@@ -102,13 +122,13 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs, ms: v.ms };
       if (!v.passed) {
-        writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, t0));
+        writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, memory, t0));
         throw new ValidationFailedError(v);
       }
     }
     if (optimizedBytes) writeFileAtomic(values.output, optimizedBytes);
     else saveModelFile(record.model, values.output, { externalData: {} });
-    const report = buildReport(positionals[0], values.output, workflow, record, validation, t0);
+    const report = buildReport(positionals[0], values.output, workflow, record, validation, memory, t0);
     writeReport(values.report, report);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);
     return 0;
@@ -124,7 +144,21 @@ function pickProfile(profiles: OptimizationProfile[], name: string | undefined):
   return p;
 }
 
-function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], t0: number): OptimizeReport {
+function memorySummary(before: Model, after: Model, dims: Record<string, number>): OptimizeReport['memory'] {
+  const sum = (m: Model): MemorySummary => {
+    const p = planMemory(m, { dims });
+    return { naiveBytes: p.naiveBytes, arenaBytes: p.arenaBytes, peakLiveBytes: p.peakLiveBytes, weightsBytes: p.weightsBytes, unknownSizes: p.unknownSizes.length };
+  };
+  const plan = planMemory(after, { dims });
+  return {
+    dims,
+    before: sum(before),
+    after: { naiveBytes: plan.naiveBytes, arenaBytes: plan.arenaBytes, peakLiveBytes: plan.peakLiveBytes, weightsBytes: plan.weightsBytes, unknownSizes: plan.unknownSizes.length },
+    kvCacheBytesPerToken: plan.kvCacheBytes?.perToken ?? null,
+  };
+}
+
+function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], memory: OptimizeReport['memory'], t0: number): OptimizeReport {
   return {
     version: 1,
     input,
@@ -137,6 +171,7 @@ function buildReport(input: string, output: string | null, workflow: Workflow, r
     validation,
     provenance: r.provenance,
     diagnostics: r.diagnostics,
+    memory,
     totalMs: +(performance.now() - t0).toFixed(1),
   };
 }
@@ -151,6 +186,9 @@ function formatSummary(r: OptimizeReport): string {
   if (fused.length) lines.push(`fused ${fused.map(([k, v]) => `${k}×${v}`).join(', ')}`);
   if (r.validation.skipped) lines.push(`validation skipped (${r.validation.skipped})`);
   else lines.push(`validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance}): ${r.validation.outputs.map((o) => `${o.name} max|Δ| ${o.maxAbsErr.toExponential(1)} cos ${o.cosine.toFixed(6)}`).join(', ')}`);
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+  const m = r.memory;
+  lines.push(`activations at ${Object.entries(m.dims).filter(([k]) => k !== 'batch').map(([k, v]) => `${k}=${v}`).join(' ')}: arena ${mb(m.before.arenaBytes)} → ${mb(m.after.arenaBytes)} (naive ${mb(m.after.naiveBytes)})${m.kvCacheBytesPerToken ? `; KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB/token` : ''}`);
   const rejected = r.diagnostics.filter((d) => d.kind === 'rejected').length;
   if (rejected) lines.push(`${rejected} rewrite candidates rejected (see --report for why)`);
   return lines.join('\n');

@@ -30,6 +30,13 @@ describe('fuselab optimize', () => {
     expect(rep.passes.length).toBeGreaterThan(0);
     expect(rep.passes[0]).toEqual(expect.objectContaining({ name: expect.any(String), modified: expect.any(Boolean), ms: expect.any(Number), stats: expect.any(Object) }));
     expect(Array.isArray(rep.diagnostics)).toBe(true);
+    // static memory plan of activations: fusion shrinks the arena; no KV inputs on this export
+    expect(rep.memory.dims.sequence_length).toBe(128);
+    expect(rep.memory.after.unknownSizes).toBe(0);
+    expect(rep.memory.after.arenaBytes).toBeLessThan(rep.memory.before.arenaBytes);
+    expect(rep.memory.after.arenaBytes).toBeLessThanOrEqual(rep.memory.after.naiveBytes);
+    expect(rep.memory.kvCacheBytesPerToken).toBeNull();
+    expect(r.stdout).toMatch(/activations at batch_size=1 sequence_length=128 past_sequence_length=128: arena [\d.]+ MiB → [\d.]+ MiB/);
     // the output is a standard ONNX file that onnxruntime runs, matching PyTorch's recorded logits
     const m = loadModel(readFileSync(out));
     expect(m.graph.nodeCount).toBe(rep.nodesAfter);
@@ -47,6 +54,9 @@ describe('fuselab optimize', () => {
     expect(r.status, r.stderr).toBe(0);
     const rep = JSON.parse(r.stdout) as OptimizeReport;
     expect(rep.workflow.profiles?.[0].name).toBe('decode');
+    // planned at the profile's shapes; 2 layers × K,V × 4 heads × 16 × 4 bytes per token
+    expect(rep.memory.dims.sequence_length).toBe(1);
+    expect(rep.memory.kvCacheBytesPerToken).toBe(1024);
     expect(rep.validation.passed).toBe(true);
     const ids = loadModel(readFileSync(out)).graph.inputs.find((v) => v.name === 'input_ids')!;
     expect(ids.shape).toEqual([1, 1]);
