@@ -25,7 +25,7 @@ import { fuseRmsNorm } from '../src/passes/fuse-rms-norm.ts';
 import { fuseSkipLayerNorm } from '../src/passes/fuse-skip-layer-norm.ts';
 import { fuseGelu } from '../src/passes/fuse-gelu.ts';
 import { fuseAttention } from '../src/passes/fuse-attention.ts';
-import { rowsMaxErr } from './rows-max-err.ts';
+import { batchRow, rowsMaxErr } from './attention-test-utils.ts';
 
 const fixtures = new URL('../../../examples/fixtures/', import.meta.url).pathname;
 
@@ -44,15 +44,6 @@ interface Recorded {
 const decode = (rec: Recorded['inputs']): Record<string, HostTensor> =>
   Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, hostFromBase64(v)]));
 
-/** Row `b` of every batch-major tensor (past KV included). */
-function batchRow(feeds: Record<string, HostTensor>, b: number): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const [k, t] of Object.entries(feeds)) {
-    const n = t.data.length / t.dims[0];
-    out[k] = { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.slice(b * n, (b + 1) * n) as HostTensor['data'] };
-  }
-  return out;
-}
 
 
 interface Case {

@@ -11,7 +11,7 @@ import { fuseAttention, type FuseAttentionParams } from '../src/passes/fuse-atte
 import { eliminateDeadCode } from '../src/passes/eliminate-dead-code.ts';
 import { runPasses } from '../src/pass-manager.ts';
 import { ShapeArithmetic } from '../src/rewrite/attention-patterns.ts';
-import { rowsMaxErr } from './rows-max-err.ts';
+import { rowsMaxErr } from './attention-test-utils.ts';
 
 const D = 64;
 const MIN = -3.4028234663852886e38;

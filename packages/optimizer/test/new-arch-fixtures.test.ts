@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModel, serializeModelToBytes } from '@fuselab/graph-core';
 import {
-  compareTensors, hostFromBase64, runModel, validateModels, type HostTensor,
+  compareTensors, hostFromBase64, runModel, validateModels,
 } from '@fuselab/gpu-runtime';
 import { defaultWorkflow, PASSES, runPasses, workflowSteps } from '../src/index.ts';
+import { batchRow } from './attention-test-utils.ts';
 
 const fixtures = new URL('../../../examples/fixtures/', import.meta.url).pathname;
 
@@ -23,15 +24,6 @@ interface Recorded {
   tolerance: { atol: number; rtol: number };
 }
 
-/** Row `b` of every batch-major tensor (past KV included). */
-function batchRow(feeds: Record<string, HostTensor>, b: number): Record<string, HostTensor> {
-  const out: Record<string, HostTensor> = {};
-  for (const [k, t] of Object.entries(feeds)) {
-    const n = t.data.length / t.dims[0];
-    out[k] = { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.slice(b * n, (b + 1) * n) as HostTensor['data'] };
-  }
-  return out;
-}
 
 const FILES = ['qwen2-tiny', 'qwen2-tiny-kv', 'mistral-tiny', 'mistral-tiny-kv', 'phi3-tiny', 'phi3-tiny-kv'];
 

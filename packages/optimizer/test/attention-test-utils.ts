@@ -1,4 +1,4 @@
-/** Test helper shared by the attention tests. */
+/** Test helpers shared by the attention tests. */
 import type { HostTensor } from '@fuselab/gpu-runtime';
 
 /** Max |a − b| over the (batch, position) rows where `keep` holds (e.g. only unpadded positions). */
@@ -14,4 +14,14 @@ export function rowsMaxErr(a: HostTensor, b: HostTensor, keep: (bi: number, si: 
     }
   }
   return worst;
+}
+
+/** Row `b` of every batch-major tensor (past KV included). */
+export function batchRow(feeds: Record<string, HostTensor>, b: number): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    const n = t.data.length / t.dims[0];
+    out[k] = { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.slice(b * n, (b + 1) * n) as HostTensor['data'] };
+  }
+  return out;
 }
