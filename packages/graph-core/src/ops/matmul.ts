@@ -3,7 +3,7 @@
  */
 import type { Dim, Shape } from '../ir/shape.ts';
 import { broadcastDim, broadcastShapes, fmt, unifyDim, unknownShape } from './infer-utils.ts';
-import { defineOp, type InferenceContext, type OpSchema } from './schema.ts';
+import { defineOp, type AttrSpec, type InferenceContext, type OpSchema } from './schema.ts';
 
 /**
  * numpy.matmul output shape: 1-D operands are promoted (and the added dim removed after), batch
@@ -25,6 +25,14 @@ export function matmulShape(ctx: InferenceContext, a: Shape | null, b: Shape | n
   if (b.length > 1) out.push(b2[b2.length - 1]);
   return out;
 }
+
+/** Gemm's attributes, unchanged across its opset versions. */
+const GEMM_ATTRS = {
+  alpha: { type: 'float', default: 1, doc: 'Scale of A * B.' },
+  beta: { type: 'float', default: 1, doc: 'Scale of C.' },
+  transA: { type: 'int', default: 0, doc: 'Transpose A first.' },
+  transB: { type: 'int', default: 0, doc: 'Transpose B first.' },
+} as const satisfies Record<string, AttrSpec>;
 
 function gemmInfer(ctx: InferenceContext): void {
   const a = ctx.inputShape(0);
@@ -158,23 +166,13 @@ export const matmulOps: readonly OpSchema[] = [
   defineOp({
     domain: '', opType: 'Gemm', since: 11, doc: 'alpha * A\' * B\' + beta * C, with optional transposes and C broadcast to [M, N].',
     inputs: [{ name: 'A' }, { name: 'B' }, { name: 'C', optional: true }], outputs: [{ name: 'Y' }],
-    attrs: {
-      alpha: { type: 'float', default: 1, doc: 'Scale of A * B.' },
-      beta: { type: 'float', default: 1, doc: 'Scale of C.' },
-      transA: { type: 'int', default: 0, doc: 'Transpose A first.' },
-      transB: { type: 'int', default: 0, doc: 'Transpose B first.' },
-    },
+    attrs: GEMM_ATTRS,
     inferShape: gemmInfer,
   }),
   defineOp({
     domain: '', opType: 'Gemm', since: 7, doc: 'alpha * A\' * B\' + beta * C, with optional transposes and C broadcast to [M, N].',
     inputs: [{ name: 'A' }, { name: 'B' }, { name: 'C' }], outputs: [{ name: 'Y' }],
-    attrs: {
-      alpha: { type: 'float', default: 1, doc: 'Scale of A * B.' },
-      beta: { type: 'float', default: 1, doc: 'Scale of C.' },
-      transA: { type: 'int', default: 0, doc: 'Transpose A first.' },
-      transB: { type: 'int', default: 0, doc: 'Transpose B first.' },
-    },
+    attrs: GEMM_ATTRS,
     inferShape: gemmInfer,
   }),
   defineOp({

@@ -187,6 +187,7 @@ function scaleDim(d: Dim, scale: number): Dim {
   return null;
 }
 
+const COUNT_INCLUDE_PAD: AttrSpec = { type: 'int', default: 0, doc: '1: padded elements count in the divisor.' };
 const AUTO_PAD: AttrSpec = { type: 'string', default: 'NOTSET', doc: "'NOTSET' (use pads), 'SAME_UPPER', 'SAME_LOWER' or 'VALID'." };
 const DILATIONS: AttrSpec = { type: 'ints', doc: 'Dilation per spatial axis. Default: 1s.' };
 const KERNEL_SHAPE: AttrSpec = { type: 'ints', doc: 'Kernel size per spatial axis. Default: from W.' };
@@ -246,7 +247,7 @@ export const nnOps: readonly OpSchema[] = [
     inputs: [{ name: 'X' }], outputs: [{ name: 'Y' }],
     attrs: {
       auto_pad: AUTO_PAD, ceil_mode: CEIL_MODE,
-      count_include_pad: { type: 'int', default: 0, doc: '1: padded elements count in the divisor.' },
+      count_include_pad: COUNT_INCLUDE_PAD,
       dilations: DILATIONS, kernel_shape: POOL_KERNEL, pads: PADS, strides: STRIDES,
     },
     inferShape: poolInfer,
@@ -256,7 +257,7 @@ export const nnOps: readonly OpSchema[] = [
     inputs: [{ name: 'X' }], outputs: [{ name: 'Y' }],
     attrs: {
       auto_pad: AUTO_PAD, ceil_mode: CEIL_MODE,
-      count_include_pad: { type: 'int', default: 0, doc: '1: padded elements count in the divisor.' },
+      count_include_pad: COUNT_INCLUDE_PAD,
       kernel_shape: POOL_KERNEL, pads: PADS, strides: STRIDES,
     },
     inferShape: poolInfer,
