@@ -13,8 +13,10 @@ const layers = {
   'packages/gpu-runtime': ['@fuselab/graph-core', '@fuselab/optimizer'],
   'packages/node-io': ['@fuselab/graph-core'],
   'packages/cli': ['@fuselab/graph-core', '@fuselab/node-io', '@fuselab/optimizer', '@fuselab/gpu-runtime'],
+  'apps/editor': ['@fuselab/graph-core', '@fuselab/optimizer', '@fuselab/gpu-runtime'],
+  'apps/desktop': ['@fuselab/graph-core', '@fuselab/optimizer', '@fuselab/gpu-runtime', '@fuselab/node-io', '@fuselab/editor'],
 };
-const all = ['@fuselab/graph-core', '@fuselab/node-io', '@fuselab/optimizer', '@fuselab/gpu-runtime', '@fuselab/cli'];
+const all = ['@fuselab/graph-core', '@fuselab/node-io', '@fuselab/optimizer', '@fuselab/gpu-runtime', '@fuselab/cli', '@fuselab/editor', '@fuselab/desktop'];
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'examples/generated/**', '**/*.d.ts'] },
@@ -31,12 +33,12 @@ export default tseslint.config(
   },
   // Dependency direction: graph-core ← optimizer ← gpu-runtime ← apps. Core packages are pure.
   ...Object.entries(layers).map(([dir, allowed]) => ({
-    files: [`${dir}/src/**/*.ts`],
+    files: [`${dir}/src/**/*.ts`, `${dir}/src/**/*.tsx`],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [
           ...all.filter((p) => !allowed.includes(p)).map((name) => ({ name, message: `${dir} may only import ${allowed.join(', ') || 'nothing from the workspace'} (dependency direction graph-core ← optimizer ← gpu-runtime ← apps)` })),
-          ...(['packages/node-io', 'packages/cli'].includes(dir) ? [] : noNode.filter((m) => !m.includes('*')).map((name) => ({ name, message: `${dir} is pure TypeScript that runs in a browser worker: no Node builtins (put file access in @fuselab/node-io)` }))),
+          ...(['packages/node-io', 'packages/cli', 'apps/desktop'].includes(dir) ? [] : noNode.filter((m) => !m.includes('*')).map((name) => ({ name, message: `${dir} is pure TypeScript that runs in a browser worker: no Node builtins (put file access in @fuselab/node-io)` }))),
         ],
         patterns: [{ group: ['../../*/src/*', '../../../packages/*'], message: 'import other packages through their public entry (@fuselab/...)' }],
       }],
