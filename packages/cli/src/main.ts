@@ -6,6 +6,11 @@ import { FuselabError } from '@fuselab/graph-core';
 import { openModelFile } from '@fuselab/node-io';
 import { formatInspect, inspectModel } from './inspect.ts';
 import { optimizeCommand } from './optimize.ts';
+import { buildCommand } from './build.ts';
+import { runCommand } from './run.ts';
+import { benchCommand } from './bench.ts';
+import { compareCommand } from './compare.ts';
+import { exportTritonCommand } from './export-triton.ts';
 
 const HELP = `fuselab — a TensorRT you can see: inspect, optimize and run ONNX language models on WebGPU
 
@@ -42,6 +47,16 @@ export async function main(argv: string[]): Promise<number> {
         return await inspect(rest);
       case 'optimize':
         return await optimizeCommand(rest);
+      case 'build':
+        return await buildCommand(rest);
+      case 'run':
+        return await runCommand(rest);
+      case 'bench':
+        return await benchCommand(rest);
+      case 'compare':
+        return await compareCommand(rest);
+      case 'export-triton':
+        return await exportTritonCommand(rest);
       default:
         process.stderr.write(`fuselab: unknown command '${cmd}'\n\n${HELP}`);
         return 2;
