@@ -1,0 +1,104 @@
+import fs, { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadModel, serializeModelToBytes } from '@fuselab/graph-core';
+import { defaultWorkflow, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
+import {
+  buildEngine, EngineChecksumError, EngineDeviceMismatchError, EngineFormatError, EngineVersionError, engineGenerator, ortEnv, ortWebVersion,
+  installProfileSink, openEngine, parseEngine, wasmFingerprint, type DeviceFingerprint,
+} from '../src/index.ts';
+
+// the Node host's part of per-layer timings: onnxruntime-web's wasm prints its profile with fs.writeSync(1)
+installProfileSink(fs);
+
+const dir = new URL('../../../examples/models/kjv-llama/', import.meta.url).pathname;
+const greedy = JSON.parse(readFileSync(join(dir, 'greedy.json'), 'utf8')) as { prompt: string; prompt_ids: number[]; new_ids: number[] };
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) { out.set(c, at); at += c.byteLength; }
+  return out;
+}
+
+const H100: DeviceFingerprint = { backend: 'webgpu', vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100', features: ['subgroups', 'timestamp-query'], limits: { maxStorageBufferBindingSize: 2 ** 31 }, host: 'node-dawn', toggles: [] };
+
+async function kjvEngine(device: DeviceFingerprint = wasmFingerprint('node')): Promise<Uint8Array> {
+  const bytes = readFileSync(join(dir, 'model.onnx'));
+  const model = loadModel(bytes);
+  const rec = runPasses(model.clone(), workflowSteps(defaultWorkflow(), PASSES));
+  const { chunks } = await buildEngine({
+    source: { file: 'kjv-llama/model.onnx', bytes, nodes: model.graph.nodeCount },
+    optimized: rec.model,
+    modelBytes: serializeModelToBytes(rec.model),
+    device,
+    ortVersion: ortWebVersion(ortEnv()),
+    fused: rec.fused,
+    provenance: rec.provenance,
+    maxPositions: 256,
+    generation: JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')),
+    tokenizer: { json: readFileSync(join(dir, 'tokenizer.json')), config: readFileSync(join(dir, 'tokenizer_config.json')) },
+  });
+  return concat(chunks);
+}
+
+describe('engine file', () => {
+  it('round-trips and generates the PyTorch greedy reference on wasm', async () => {
+    const bytes = await kjvEngine();
+    const engine = await openEngine(bytes, { file: 'kjv.engine', device: wasmFingerprint('node'), ortVersion: ortWebVersion(ortEnv()) });
+    expect(engine.manifest.graph.fused.GroupQueryAttention).toBeGreaterThan(0);
+    expect(engine.manifest.io.kv.length).toBeGreaterThan(0);
+    // sections are views into the engine bytes, not copies
+    expect(engine.model.buffer).toBe(bytes.buffer);
+    const gen = await engineGenerator(engine, ortEnv(), 'wasm', { layerTimings: true });
+    const c = greedy;
+    const events = [];
+    for await (const e of gen.generate({ promptIds: c.prompt_ids, maxTokens: c.new_ids.length, ignoreEos: true })) events.push(e);
+    await gen.release();
+    const done = events.at(-1);
+    if (done?.type !== 'done') throw new Error('no done event');
+    expect(done.tokens).toEqual(c.new_ids);
+    const tokens = events.filter((e) => e.type === 'token');
+    expect(tokens).toHaveLength(c.new_ids.length);
+    expect(tokens.map((t) => (t.type === 'token' ? t.text : '')).join('')).toBe(done.text);
+    expect(done.stats.ttftMs).toBeGreaterThan(0);
+    expect(done.stats.decodeTokPerSec).toBeGreaterThan(0);
+    const layers = events.find((e) => e.type === 'layers');
+    if (layers?.type !== 'layers') throw new Error('no layer timings');
+    const gqa = layers.timings.nodes.find((n) => n.opType === 'GroupQueryAttention');
+    expect(gqa?.sources.length).toBeGreaterThan(3);
+    expect(layers.timings.runs).toBe(c.new_ids.length);
+  });
+
+  it('refuses bad, truncated and tampered files with typed errors', async () => {
+    const bytes = await kjvEngine();
+    const opts = { file: 'x.engine', device: wasmFingerprint('node'), ortVersion: ortWebVersion(ortEnv()) };
+    await expect(openEngine(readFileSync(join(dir, 'model.onnx')), opts)).rejects.toThrow(EngineFormatError);
+    await expect(openEngine(bytes.subarray(0, bytes.length - 100), opts)).rejects.toThrow(/truncated/);
+    const tampered = bytes.slice();
+    tampered[tampered.length - 4096] ^= 1; // inside the last section
+    await expect(openEngine(tampered, opts)).rejects.toThrow(EngineChecksumError);
+    const badManifest = bytes.slice();
+    badManifest[40] ^= 1;
+    await expect(openEngine(badManifest, opts)).rejects.toThrow(/manifest checksum/);
+    const newer = bytes.slice();
+    new DataView(newer.buffer).setUint32(8, 99, true);
+    await expect(openEngine(newer, opts)).rejects.toThrow(/upgrade Fuselab/);
+    await expect(openEngine(bytes, { ...opts, ortVersion: '1.99.0' })).rejects.toThrow(EngineVersionError);
+    await expect(openEngine(bytes, { ...opts, ortVersion: '1.99.0', allowOtherRuntime: true })).resolves.toMatchObject({ warnings: [expect.stringContaining('1.99.0')] });
+  });
+
+  it('explains device mismatches', async () => {
+    const bytes = await kjvEngine(H100);
+    const base = { file: 'h100.engine', ortVersion: ortWebVersion(ortEnv()) };
+    const swiftshader: DeviceFingerprint = { ...H100, vendor: 'google', architecture: 'swiftshader', description: 'SwiftShader' };
+    await expect(openEngine(bytes, { ...base, device: swiftshader })).rejects.toThrow(/built and tuned for webgpu nvidia\/hopper.*rebuild/);
+    await expect(openEngine(bytes, { ...base, device: wasmFingerprint('node') })).rejects.toThrow(EngineDeviceMismatchError);
+    const e = await openEngine(bytes, { ...base, device: swiftshader, allowOtherDevice: true });
+    expect(e.warnings[0]).toMatch(/swiftshader/);
+    const small = { ...H100, limits: { maxStorageBufferBindingSize: 1024 } };
+    await expect(openEngine(bytes, { ...base, device: small, allowOtherDevice: true })).rejects.toThrow(/maxStorageBufferBindingSize is 1024/);
+    const parsed = await parseEngine(bytes);
+    expect(parsed.manifest.requires.limits.maxStorageBufferBindingSize).toBeGreaterThan(1024);
+  });
+});
