@@ -1,9 +1,9 @@
 /**
- * `npm start` until the editor lands (issue #7): opens the product on a bundled example model in the
+ * `npm run tour` (`npm start` opens the editor, apps/editor): the product on a bundled example model in the
  * terminal — inspect it, optimize it with the default workflow (validated in onnxruntime-web), then
  * stream greedy text from the plain and the optimized model side by side with their speed.
  *
- *   npm start [-- --model examples/models/kjv-gpt2 --prompt "..." --max-new-tokens 48]
+ *   npm run tour [-- --model examples/models/kjv-gpt2 --prompt "..." --max-new-tokens 48]
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ const dir = values.model as string;
 const maxNewTokens = Number(values['max-new-tokens']);
 const out = (s = '') => process.stdout.write(`${s}\n`);
 
-out('Fuselab — a TensorRT you can see. (The editor is on its way; this is the terminal tour.)');
+out('Fuselab — a TensorRT you can see. (This is the terminal tour; `npm start` opens the editor.)');
 out(`model   ${dir}/model.onnx`);
 const bytes = readFileSync(join(dir, 'model.onnx'));
 const model = loadModel(bytes, { file: `${dir}/model.onnx` });

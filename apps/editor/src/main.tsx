@@ -1,0 +1,35 @@
+/**
+ * Entry: one store for the open document, the model and layout workers, and the first model
+ * (`?model=/examples/...` or the bundled kjv-llama example).
+ */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import '@xyflow/react/dist/style.css';
+import './styles.css';
+import { App } from './App.tsx';
+import { EXAMPLES } from './components/Chrome.tsx';
+import { createEditorStore } from './store/editor-store.ts';
+import { StoreContext } from './store/context.ts';
+import { workerLayoutService, workerModelService } from './worker/services.ts';
+
+const store = createEditorStore({
+  model: workerModelService(() => new Worker(new URL('./worker/model-worker.ts', import.meta.url), { type: 'module', name: 'fuselab-model' })),
+  layout: workerLayoutService(() => new Worker(new URL('./worker/layout-worker.ts', import.meta.url), { type: 'module', name: 'fuselab-layout' })),
+  storage: typeof localStorage === 'undefined' ? null : localStorage,
+});
+
+// tests and the benchmark read the store through this handle
+(window as unknown as { __fuselab?: typeof store }).__fuselab = store;
+
+const params = new URLSearchParams(location.search);
+const url = params.get('model') ?? EXAMPLES[0].url;
+void store.getState().actions.open({ kind: 'url', url, name: params.get('model') ? url.split('/').slice(-2).join('/') : EXAMPLES[0].name });
+if (params.get('tab')) store.getState().actions.setTab(params.get('tab') as 'graph');
+
+createRoot(document.getElementById('root') as HTMLElement).render(
+  <StrictMode>
+    <StoreContext.Provider value={store}>
+      <App />
+    </StoreContext.Provider>
+  </StrictMode>,
+);

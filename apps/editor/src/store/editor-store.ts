@@ -1,0 +1,482 @@
+/**
+ * One store per open document, made by a factory (no module singletons) and handed to React through
+ * context. Slices by domain: model, panes (graph views), flow (the workflow canvas), run, diff,
+ * overlay, ui. Actions are thin: they call the pure modules and the services (workers). Side effects
+ * (autosave, layouts) live in subscribers set up by `startEffects`.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { MemoryPlan } from '@fuselab/optimizer';
+import { computeDiff, counterpart, type Diff } from '../model/diff.ts';
+import { allExpanded, ROOT } from '../model/hierarchy.ts';
+import { describeFused, type StepRecord, type WorkflowRunRecord } from '../model/run-workflow.ts';
+import { searchNodes, type SearchHit } from '../model/search.ts';
+import { indexView, type IndexedView, type ModelView } from '../model/view.ts';
+import type { WeightStats } from '../model/weight-stats.ts';
+import { applyEdit, copyNodes, defaultDoc, parseDoc, passChain, pasteEdit, serializeDoc, toWorkflow, type Clip, type Edit, type FlowDoc } from '../workflow/document.ts';
+import { historyOf, pushHistory, redo, replacePresent, undo, type History } from '../workflow/history.ts';
+import { KIND_BY_ID } from '../workflow/kinds.ts';
+import { errorInfo, type ErrorInfo, type ModelRef, type OpenSource, type Progress, type ValidationSummary } from '../worker/protocol.ts';
+import { CancelledError, WorkerError, type LayoutJob, type LayoutService, type ModelService } from '../worker/services.ts';
+import { emptyPane, heatFor, paneFor, reveal, rollupMarks, withExpanded, type PaneId, type PaneState } from './panes.ts';
+
+export type Tab = 'graph' | 'workflow' | 'diff' | 'memory' | 'playground';
+
+export interface NodeRunStatus {
+  state: 'idle' | 'queued' | 'running' | 'done' | 'error' | 'skipped' | 'unavailable';
+  ms?: number;
+  stat?: string;
+  nodesBefore?: number;
+  nodesAfter?: number;
+  error?: string;
+}
+
+export interface Toast {
+  id: number;
+  kind: 'info' | 'error' | 'success';
+  text: string;
+}
+
+export interface SourceInfo {
+  name: string;
+  bytes: number;
+  openMs: number;
+  shapeNotes: string[];
+}
+
+export interface EditorState {
+  source: SourceInfo | null;
+  loading: Progress | null;
+  error: ErrorInfo | null;
+  original: IndexedView | null;
+  optimized: IndexedView | null;
+  mainModel: ModelRef;
+  panes: Record<PaneId, PaneState>;
+  search: { query: string; hits: SearchHit[] };
+  flow: {
+    history: History<FlowDoc>;
+    selected: string[];
+    statuses: Record<string, NodeRunStatus>;
+    running: boolean;
+    record: WorkflowRunRecord | null;
+    validation: ValidationSummary | null;
+    notice: string | null;
+  };
+  diff: { seq: number | null; data: Diff | null; loading: boolean; step: StepRecord | null };
+  memory: { original: MemoryPlan | null; optimized: MemoryPlan | null; dims: Record<string, number>; loading: boolean; error: string | null };
+  overlay: { kind: 'none' | 'memory' | 'external'; label: string; values: ReadonlyMap<string, number> | null };
+  tab: Tab;
+  /** What the properties panel shows: a node or block of a graph pane. */
+  inspect: { pane: PaneId; id: string } | null;
+  toasts: Toast[];
+  actions: EditorActions;
+}
+
+export interface EditorActions {
+  open(source: OpenSource): Promise<void>;
+  dismissError(): void;
+  setTab(tab: Tab): void;
+  setMainModel(which: ModelRef): void;
+  toggleGroup(pane: PaneId, id: string): void;
+  expandAll(pane: PaneId): void;
+  collapseAll(pane: PaneId): void;
+  select(pane: PaneId, id: string | null): void;
+  focus(pane: PaneId, id: string): void;
+  setSearch(query: string): void;
+  cancelLayout(pane: PaneId): void;
+  weightStats(which: ModelRef, value: string): Promise<WeightStats | null>;
+  // workflow
+  edit(edit: Edit, options?: { history?: boolean }): void;
+  beginDrag(): void;
+  commitPositions(): void;
+  undo(): void;
+  redo(): void;
+  selectFlow(ids: string[]): void;
+  copy(): Clip | null;
+  paste(clip: Clip): void;
+  resetWorkflow(): void;
+  loadWorkflow(text: string): void;
+  saveWorkflow(): string;
+  runFlow(until?: string): Promise<void>;
+  // diff, overlays
+  showDiff(seq: number | null): Promise<void>;
+  computeMemory(dims?: Record<string, number>): Promise<void>;
+  setOverlay(kind: 'none' | 'memory'): Promise<void>;
+  /** Hook for per-node numbers (runtime timings, precision sensitivity): node name → value. */
+  setHeat(label: string, values: ReadonlyMap<string, number> | null): void;
+  toast(text: string, kind?: Toast['kind']): void;
+  dropToast(id: number): void;
+  exportOptimized(): Promise<Uint8Array>;
+}
+
+export interface StoreDeps {
+  model: ModelService;
+  layout: LayoutService;
+  /** Autosave target (localStorage in the app); none in tests unless given. */
+  storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+}
+
+export const AUTOSAVE_KEY = 'fuselab.workflow.v1';
+/** Above this many visible items the built-in layered layout replaces ELK everywhere. */
+export const ELK_VISIBLE_LIMIT = 1500;
+
+export type EditorStore = StoreApi<EditorState>;
+
+function initialDoc(storage: StoreDeps['storage']): FlowDoc {
+  const saved = storage?.getItem(AUTOSAVE_KEY);
+  if (saved) {
+    try { return parseDoc(saved); } catch { /* a broken autosave falls back to the default */ }
+  }
+  return defaultDoc();
+}
+
+export function createEditorStore(deps: StoreDeps): EditorStore {
+  let toastId = 1;
+  let dragBase: FlowDoc | null = null;
+  const layoutJobs: Partial<Record<PaneId, LayoutJob>> = {};
+  const store = createStore<EditorState>()((set, get) => {
+    const setPane = (id: PaneId, f: (p: PaneState) => PaneState) => set((s) => ({ panes: { ...s.panes, [id]: f(s.panes[id]) } }));
+    const toast = (text: string, kind: Toast['kind'] = 'info') => {
+      const id = toastId++;
+      set((s) => ({ toasts: [...s.toasts.slice(-3), { id, kind, text }] }));
+    };
+    const errorOf = (e: unknown): ErrorInfo => (e instanceof WorkerError ? e.info : errorInfo(e));
+    const setStatus = (id: string, st: NodeRunStatus) => set((s) => ({ flow: { ...s.flow, statuses: { ...s.flow.statuses, [id]: st } } }));
+    const doc = () => get().flow.history.present;
+
+    const actions: EditorActions = {
+      async open(source) {
+        set({ loading: { stage: 'opening', fraction: 0 }, error: null });
+        const t0 = performance.now();
+        try {
+          const r = await deps.model.request({ type: 'open', source }, (p) => set({ loading: p }));
+          const view = indexView(r.view);
+          set({
+            loading: null, original: view, optimized: null, mainModel: 'original',
+            source: { name: r.view.summary.file, bytes: r.bytes, openMs: performance.now() - t0, shapeNotes: r.shapeNotes },
+            panes: { main: paneFor(view), before: emptyPane(), after: emptyPane() },
+            diff: { seq: null, data: null, loading: false, step: null },
+            memory: { ...get().memory, original: null, optimized: null, error: null },
+            overlay: { kind: 'none', label: '', values: null },
+            search: { query: '', hits: [] },
+            inspect: null,
+            flow: { ...get().flow, statuses: {}, record: null, validation: null },
+          });
+        } catch (e) {
+          set({ loading: null, error: errorOf(e) });
+        }
+      },
+      dismissError: () => set({ error: null }),
+      setTab: (tab) => set({ tab }),
+      setMainModel(which) {
+        const s = get();
+        const view = which === 'optimized' ? s.optimized : s.original;
+        if (!view) return;
+        set({ mainModel: which, panes: { ...s.panes, main: paneFor(view) }, search: { query: '', hits: [] } });
+        if (s.overlay.kind === 'memory') void actions.setOverlay('memory');
+      },
+      toggleGroup(pane, id) {
+        setPane(pane, (p) => {
+          if (id === ROOT) return p;
+          const next = new Set(p.expanded);
+          if (next.has(id)) {
+            // collapsing a block collapses what is inside it too
+            next.delete(id);
+            for (const g of [...next]) if (g.startsWith(`${id}/`)) next.delete(g);
+          } else next.add(id);
+          return withExpanded(p, next);
+        });
+      },
+      expandAll: (pane) => setPane(pane, (p) => (p.hierarchy ? withExpanded(p, allExpanded(p.hierarchy)) : p)),
+      collapseAll: (pane) => setPane(pane, (p) => withExpanded(p, new Set([ROOT]))),
+      select(pane, id) {
+        setPane(pane, (p) => ({ ...p, selected: id }));
+        set({ inspect: id ? { pane, id } : null });
+        const s = get();
+        if ((pane === 'before' || pane === 'after') && s.diff.data) {
+          const other: PaneId = pane === 'before' ? 'after' : 'before';
+          const ids = id ? counterpart(s.diff.data, pane, id) : [];
+          setPane(other, (p) => {
+            const q = reveal(p, ids);
+            return { ...q, selected: ids[0] ?? null, highlighted: new Set(ids), focus: ids[0] ? { id: ids[0], n: (p.focus?.n ?? 0) + 1 } : p.focus };
+          });
+        }
+      },
+      focus(pane, id) {
+        setPane(pane, (p) => ({ ...reveal(p, [id]), selected: id, focus: { id, n: (p.focus?.n ?? 0) + 1 } }));
+        set({ inspect: { pane, id } });
+      },
+      setSearch(query) {
+        const s = get();
+        const view = s.panes.main.view;
+        const hits = view ? searchNodes(view, query) : [];
+        set({ search: { query, hits } });
+        setPane('main', (p) => {
+          const ids = hits.map((h) => h.id);
+          // outline the hits and the closed blocks that hold them
+          const hl = new Set(ids);
+          for (const id of ids) { const r = p.visible?.repOf.get(id); if (r) hl.add(r); }
+          return { ...p, highlighted: hl };
+        });
+      },
+      cancelLayout(pane) {
+        layoutJobs[pane]?.cancel();
+      },
+      weightStats: (which, value) => deps.model.request({ type: 'weight-stats', model: which, value }),
+
+      edit(e, options = {}) {
+        set((s) => {
+          const next = applyEdit(s.flow.history.present, e);
+          const history = options.history === false ? replacePresent(s.flow.history, next) : pushHistory(s.flow.history, next);
+          return { flow: { ...s.flow, history } };
+        });
+      },
+      beginDrag() {
+        dragBase = get().flow.history.present;
+      },
+      commitPositions() {
+        // a drag ended: the whole move is one undo step, from where the drag began
+        const base = dragBase;
+        dragBase = null;
+        set((s) => {
+          const h = s.flow.history;
+          if (!base || base === h.present) return {};
+          return { flow: { ...s.flow, history: { past: [...h.past, base].slice(-200), present: h.present, future: [] } } };
+        });
+      },
+      undo: () => set((s) => ({ flow: { ...s.flow, history: undo(s.flow.history) } })),
+      redo: () => set((s) => ({ flow: { ...s.flow, history: redo(s.flow.history) } })),
+      selectFlow: (ids) => set((s) => ({ flow: { ...s.flow, selected: ids } })),
+      copy() {
+        const s = get();
+        if (!s.flow.selected.length) return null;
+        return copyNodes(doc(), s.flow.selected);
+      },
+      paste(clip) {
+        const e = pasteEdit(doc(), clip);
+        if (!e.nodes.length) return;
+        actions.edit(e);
+        actions.selectFlow(e.nodes.map((n) => n.id));
+      },
+      resetWorkflow() {
+        actions.edit({ type: 'replace', doc: defaultDoc() });
+        set((s) => ({ flow: { ...s.flow, statuses: {} } }));
+      },
+      loadWorkflow(text) {
+        try {
+          actions.edit({ type: 'replace', doc: parseDoc(text) });
+          set((s) => ({ flow: { ...s.flow, statuses: {} } }));
+          toast('Workflow loaded', 'success');
+        } catch (e) {
+          toast(`Could not load the workflow: ${(e as Error).message}`, 'error');
+        }
+      },
+      saveWorkflow: () => serializeDoc(doc()),
+
+      async runFlow(until) {
+        const s = get();
+        if (s.flow.running) return;
+        if (!s.original) { toast('Open a model first', 'error'); return; }
+        const d = doc();
+        let chain;
+        try { chain = passChain(d, until); } catch (e) { toast((e as Error).message, 'error'); return; }
+        const enabled = chain.filter((n) => n.enabled);
+        const statuses: Record<string, NodeRunStatus> = {};
+        for (const n of d.nodes) {
+          const k = KIND_BY_ID.get(n.kind);
+          statuses[n.id] = k && !k.available ? { state: 'unavailable', stat: k.note } : { state: 'idle' };
+        }
+        for (const n of chain) statuses[n.id] = n.enabled ? { state: 'queued' } : { state: 'skipped', stat: 'disabled' };
+        const srcId = d.nodes.find((n) => n.kind === 'source')?.id;
+        if (srcId) statuses[srcId] = { state: 'done', stat: `${s.original.summary.nodeCount} nodes` };
+        set({ flow: { ...s.flow, statuses, running: true, notice: null } });
+        const acc = new Map<string, { ms: number; fused: Record<string, number>; before: number; after: number }>();
+        try {
+          const r = await deps.model.request({ type: 'run', workflow: toWorkflow(d, until) }, (p) => {
+            const st = p.step;
+            if (!st) return;
+            const node = enabled[st.step];
+            if (!node) return;
+            const a = acc.get(node.id) ?? { ms: 0, fused: {}, before: st.nodesBefore, after: st.nodesAfter };
+            a.ms += st.ms;
+            a.after = st.nodesAfter;
+            for (const [op, c] of Object.entries(st.fused)) a.fused[op] = (a.fused[op] ?? 0) + c;
+            acc.set(node.id, a);
+            const removed = a.before - a.after;
+            setStatus(node.id, { state: 'running', ms: a.ms, nodesBefore: a.before, nodesAfter: a.after, stat: describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change') });
+            const next = enabled[st.step + 1];
+            if (next && get().flow.statuses[next.id]?.state === 'queued') setStatus(next.id, { state: 'running' });
+          });
+          const optimized = indexView(r.view);
+          const statusesDone = { ...get().flow.statuses };
+          for (const n of enabled) {
+            const a = acc.get(n.id);
+            const removed = a ? a.before - a.after : 0;
+            statusesDone[n.id] = { state: 'done', ms: a?.ms ?? 0, nodesBefore: a?.before, nodesAfter: a?.after, stat: a ? describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change') : 'no change' };
+          }
+          set((x) => ({ optimized, flow: { ...x.flow, statuses: statusesDone, running: false, record: r.record } }));
+          await actions.showDiff(null);
+          toast(`Optimized: ${r.record.nodesBefore} → ${r.record.nodesAfter} nodes in ${r.record.ms.toFixed(0)} ms`, 'success');
+          // analysis nodes fed by the end of the chain
+          const end = chain.length ? chain[chain.length - 1].id : srcId;
+          const tail = d.edges.filter((e) => e.source === end).map((e) => d.nodes.find((n) => n.id === e.target)).filter((n): n is NonNullable<typeof n> => !!n);
+          const plans = tail.filter((n) => n.kind === 'memory-plan');
+          for (const n of plans) {
+            setStatus(n.id, { state: 'running' });
+            const t0 = performance.now();
+            const dims = { batch_size: 1, sequence_length: Number(n.params.sequence_length ?? 128), past_sequence_length: Number(n.params.past_sequence_length ?? 0) };
+            try {
+              await actions.computeMemory(dims);
+              const m = get().memory;
+              const mb = (b?: number) => (b === undefined ? '?' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+              setStatus(n.id, { state: 'done', ms: performance.now() - t0, stat: `arena ${mb(m.original?.arenaBytes)} → ${mb(m.optimized?.arenaBytes)}` });
+            } catch (e) {
+              setStatus(n.id, { state: 'error', error: (e as Error).message });
+            }
+          }
+          for (const n of tail.filter((x) => x.kind === 'validate')) {
+            setStatus(n.id, { state: 'running', stat: 'onnxruntime-web (wasm)…' });
+            const t0 = performance.now();
+            try {
+              const v = await deps.model.request({ type: 'validate' });
+              set((x) => ({ flow: { ...x.flow, validation: v } }));
+              const worst = v.outputs.reduce((m, o) => Math.max(m, o.maxAbsErr), 0);
+              setStatus(n.id, { state: v.passed ? 'done' : 'error', ms: performance.now() - t0, stat: `${v.passed ? 'passed' : 'FAILED'} (${v.tolerance}); max |err| ${worst.toExponential(1)}` });
+            } catch (e) {
+              setStatus(n.id, { state: 'error', ms: performance.now() - t0, error: errorOf(e).message });
+            }
+          }
+        } catch (e) {
+          const info = errorOf(e);
+          const st = { ...get().flow.statuses };
+          for (const [id, x] of Object.entries(st)) if (x.state === 'running' || x.state === 'queued') st[id] = { state: 'error', error: info.message };
+          set((x) => ({ flow: { ...x.flow, statuses: st, running: false } }));
+          toast(`Run failed: ${info.message}`, 'error');
+        }
+      },
+
+      async showDiff(seq) {
+        const s = get();
+        if (!s.original) return;
+        set({ diff: { ...s.diff, seq, loading: true } });
+        try {
+          let before: IndexedView;
+          let after: IndexedView;
+          let prov, removed, diags;
+          let step: StepRecord | null = null;
+          if (seq === null) {
+            const rec = s.flow.record;
+            if (!rec || !s.optimized) { set({ diff: { seq, data: null, loading: false, step: null } }); return; }
+            before = s.original;
+            after = s.optimized;
+            prov = rec.provenance;
+            removed = rec.removed;
+            diags = rec.diagnostics;
+          } else {
+            const r = await deps.model.request({ type: 'step-views', seq });
+            before = indexView(r.before as ModelView);
+            after = indexView(r.after as ModelView);
+            step = r.step;
+            prov = r.step.provenance;
+            removed = r.step.removed;
+            diags = r.step.diagnostics;
+          }
+          const data = computeDiff({ before, after, provenance: prov, removed, diagnostics: diags });
+          const left = paneFor(before);
+          const right = paneFor(after);
+          const mark = (p: PaneState, marks: ReadonlyMap<string, string>): PaneState => ({ ...p, marks, markRollup: p.hierarchy ? rollupMarks(p.hierarchy, marks) : null });
+          set((x) => ({ diff: { seq, data, loading: false, step }, panes: { ...x.panes, before: mark(left, data.before), after: mark(right, data.after) } }));
+        } catch (e) {
+          set((x) => ({ diff: { ...x.diff, loading: false } }));
+          toast(`Diff failed: ${errorOf(e).message}`, 'error');
+        }
+      },
+
+      async computeMemory(dims) {
+        const s = get();
+        const d = dims ?? s.memory.dims;
+        set({ memory: { ...s.memory, dims: d, loading: true, error: null } });
+        try {
+          const original = await deps.model.request({ type: 'memory-plan', model: 'original', dims: d });
+          const optimized = get().optimized ? await deps.model.request({ type: 'memory-plan', model: 'optimized', dims: d }) : null;
+          set((x) => ({ memory: { ...x.memory, original, optimized, loading: false } }));
+        } catch (e) {
+          set((x) => ({ memory: { ...x.memory, loading: false, error: errorOf(e).message } }));
+          throw e;
+        }
+      },
+
+      async setOverlay(kind) {
+        if (kind === 'none') {
+          set({ overlay: { kind, label: '', values: null } });
+          setPane('main', (p) => ({ ...p, heat: null }));
+          return;
+        }
+        const s = get();
+        let plan = s.mainModel === 'optimized' ? s.memory.optimized : s.memory.original;
+        if (!plan) {
+          try { await actions.computeMemory(); } catch { return; }
+          plan = get().mainModel === 'optimized' ? get().memory.optimized : get().memory.original;
+        }
+        if (!plan) return;
+        const perNode = new Map<string, number>();
+        for (const t of plan.tensors) perNode.set(t.node, (perNode.get(t.node) ?? 0) + t.bytes);
+        actions.setHeat('activation bytes', perNode);
+        set((x) => ({ overlay: { ...x.overlay, kind: 'memory' } }));
+      },
+
+      setHeat(label, values) {
+        set({ overlay: { kind: values ? 'external' : 'none', label, values } });
+        setPane('main', (p) => ({ ...p, heat: values ? heatFor(p, values) : null }));
+      },
+      toast,
+      dropToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
+      exportOptimized: () => deps.model.request({ type: 'export', model: 'optimized' }),
+    };
+
+    return {
+      source: null, loading: null, error: null, original: null, optimized: null, mainModel: 'original',
+      panes: { main: emptyPane(), before: emptyPane(), after: emptyPane() },
+      search: { query: '', hits: [] },
+      flow: { history: historyOf(initialDoc(deps.storage)), selected: [], statuses: {}, running: false, record: null, validation: null, notice: null },
+      diff: { seq: null, data: null, loading: false, step: null },
+      memory: { original: null, optimized: null, dims: { batch_size: 1, sequence_length: 128, past_sequence_length: 0 }, loading: false, error: null },
+      overlay: { kind: 'none', label: '', values: null },
+      tab: 'graph',
+      inspect: null,
+      toasts: [],
+      actions,
+    };
+  });
+
+  // effects: layout whenever a pane's visible graph changes; autosave the workflow
+  const layoutPane = (id: PaneId) => {
+    const p = store.getState().panes[id];
+    const visible = p.visible;
+    if (!visible) return;
+    layoutJobs[id]?.cancel();
+    const useElk = visible.items.length <= ELK_VISIBLE_LIMIT;
+    const setPane = (f: (p: PaneState) => PaneState) => store.setState((s) => ({ panes: { ...s.panes, [id]: f(s.panes[id]) } }));
+    setPane((q) => ({ ...q, layoutState: { state: 'running', done: 0, total: 1 } }));
+    const job = deps.layout.layout(visible.tree, visible.edges, {
+      useElk,
+      onProgress: (done, total) => setPane((q) => (q.visible === visible ? { ...q, layoutState: { state: 'running', done, total } } : q)),
+    });
+    layoutJobs[id] = job;
+    job.promise.then(
+      (layout) => setPane((q) => (q.visible === visible ? { ...q, layout, laidOut: visible, layoutState: { state: 'done', done: 1, total: 1, ms: layout.ms } } : q)),
+      (e: Error) => setPane((q) => (q.visible === visible ? { ...q, layoutState: { state: e instanceof CancelledError ? 'cancelled' : 'error', done: 0, total: 0, message: e.message } } : q)),
+    );
+  };
+  let autosaveTimer: ReturnType<typeof setTimeout> | null = null;
+  store.subscribe((s, prev) => {
+    for (const id of ['main', 'before', 'after'] as const) {
+      if (s.panes[id].visible !== prev.panes[id].visible) layoutPane(id);
+    }
+    if (deps.storage && s.flow.history.present !== prev.flow.history.present) {
+      if (autosaveTimer) clearTimeout(autosaveTimer);
+      const storage = deps.storage;
+      autosaveTimer = setTimeout(() => storage.setItem(AUTOSAVE_KEY, serializeDoc(store.getState().flow.history.present)), 300);
+    }
+  });
+  return store;
+}

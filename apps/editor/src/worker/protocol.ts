@@ -1,0 +1,98 @@
+/**
+ * The typed request/response union between the UI and the model worker. Every request gets
+ * progress messages (stage, fraction, step records) and then one result or one error.
+ */
+import type { MemoryPlan, Workflow } from '@fuselab/optimizer';
+import type { ModelView } from '../model/view.ts';
+import type { StepRecord, WorkflowRunRecord } from '../model/run-workflow.ts';
+import type { WeightStats } from '../model/weight-stats.ts';
+
+export type ModelRef = 'original' | 'optimized';
+
+export type OpenSource =
+  | { kind: 'url'; url: string; name: string }
+  | { kind: 'file'; file: File }
+  | { kind: 'bytes'; bytes: Uint8Array; name: string };
+
+export interface OpenResult {
+  view: ModelView;
+  bytes: number;
+  ms: { read: number; parse: number; shapes: number; view: number };
+  /** Ops shape inference did not know, and contradictions it found (shown as warnings). */
+  shapeNotes: string[];
+}
+
+export interface RunResult {
+  record: WorkflowRunRecord;
+  view: ModelView;
+}
+
+export interface StepViews {
+  before: ModelView;
+  after: ModelView;
+  step: StepRecord;
+}
+
+export interface ValidationSummary {
+  passed: boolean;
+  tolerance: string;
+  outputs: Array<{ name: string; maxAbsErr: number; cosine: number; passed: boolean }>;
+  ms: number;
+}
+
+export type ModelRequest =
+  | { type: 'open'; source: OpenSource }
+  | { type: 'run'; workflow: Workflow }
+  | { type: 'step-views'; seq: number }
+  | { type: 'weight-stats'; model: ModelRef; value: string }
+  | { type: 'memory-plan'; model: ModelRef; dims: Record<string, number> }
+  | { type: 'validate' }
+  | { type: 'export'; model: ModelRef };
+
+export interface ModelResults {
+  open: OpenResult;
+  run: RunResult;
+  'step-views': StepViews;
+  'weight-stats': WeightStats | null;
+  'memory-plan': MemoryPlan;
+  validate: ValidationSummary;
+  export: Uint8Array;
+}
+
+export interface Progress {
+  stage: string;
+  fraction?: number;
+  step?: StepRecord;
+}
+
+/** An error as it crosses the worker boundary: graph-core's typed fields kept. */
+export interface ErrorInfo {
+  name: string;
+  code?: string;
+  message: string;
+  file?: string;
+  offset?: number;
+  field?: string;
+  where?: string;
+}
+
+export function errorInfo(e: unknown): ErrorInfo {
+  if (e instanceof Error) {
+    const x = e as Error & Partial<Record<'code' | 'file' | 'field' | 'where', string>> & { offset?: number };
+    return {
+      name: x.name, message: x.message,
+      ...(x.code !== undefined ? { code: String(x.code) } : {}),
+      ...(x.file !== undefined ? { file: x.file } : {}),
+      ...(typeof x.offset === 'number' ? { offset: x.offset } : {}),
+      ...(x.field !== undefined ? { field: x.field } : {}),
+      ...(x.where !== undefined ? { where: x.where } : {}),
+    };
+  }
+  return { name: 'Error', message: String(e) };
+}
+
+export type ToWorker = { id: number; req: ModelRequest };
+export type FromWorker =
+  | { id: number; kind: 'progress'; progress: Progress }
+  | { id: number; kind: 'done'; result: unknown }
+  | { id: number; kind: 'error'; error: ErrorInfo };
