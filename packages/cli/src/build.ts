@@ -1,7 +1,274 @@
 /**
- * `fuselab build` (issue #6): not implemented yet.
+ * `fuselab build MODEL -o X.engine`: optimize (the workflow's passes to a fixed point), validate
+ * against the original in onnxruntime-web, optionally time tactic candidates on this device
+ * (`--tune`), and write one engine file (atomically) with the model, tokenizer, generation config,
+ * profiles, tactics, provenance and a manifest naming the device and versions.
  */
-export async function buildCommand(_args: string[]): Promise<number> {
-  process.stderr.write('fuselab build: not implemented yet (issue #6)\n');
-  return 2;
+import { mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FuselabError, PROTOBUF_LIMIT, serializeModelToBytes } from '@fuselab/graph-core';
+import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
+import { defaultWorkflow, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
+import { buildEngine, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
+import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
+import { ValidationFailedError } from './optimize.ts';
+
+export const BUILD_USAGE = `Usage: fuselab build MODEL.onnx -o X.engine [options]
+
+Optimizes, validates and packs a decoder into one engine file for this device.
+
+Options:
+  -o, --output FILE        the engine to write
+  --workflow FILE          workflow JSON (default: the built-in cleanup + fusion workflow)
+  --profile NAME:INPUT=MIN,OPT,MAX[;INPUT=...]
+                           optimization profile (repeatable); its max bounds the prompt + generation
+  --tokenizer PATH         tokenizer.json (or its folder); default: the one beside MODEL
+  --device auto|webgpu|wasm
+                           target device (default auto: WebGPU when an adapter exists, else wasm)
+  --toggle T               Dawn toggle for Node WebGPU (repeatable), e.g.
+                           enable-dawn-features=vulkan_enable_f16_on_nvidia
+  --tune                   time tactic candidates on this device (fused vs unfused graph, GPU- vs
+                           CPU-resident KV, graph capture) and keep the fastest; timings are cached
+                           per device in $FUSELAB_CACHE_DIR (default ~/.cache/fuselab)
+  --report FILE            write the JSON build report
+  --no-validate            skip validation against the original (not recommended)
+  --json                   print the report instead of the summary
+`;
+
+export interface BuildReport {
+  version: 1;
+  input: string;
+  output: string;
+  engineBytes: number;
+  backend: 'webgpu' | 'wasm';
+  device: string;
+  fallbackReason: string | null;
+  nodesBefore: number;
+  nodesAfter: number;
+  fused: Record<string, number>;
+  validation: EngineManifest['validation'] & { ms?: number; skipped?: string };
+  tactics: EngineTactic[];
+  tokenizer: string | null;
+  manifest: { format: number; builder: string; onnxruntimeWeb: string; sections: Array<{ name: string; bytes: number }> };
+  totalMs: number;
+}
+
+export async function buildCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      workflow: { type: 'string' },
+      profile: { type: 'string', multiple: true },
+      tokenizer: { type: 'string' },
+      device: { type: 'string', default: 'auto' },
+      toggle: { type: 'string', multiple: true },
+      tune: { type: 'boolean' },
+      report: { type: 'string' },
+      'no-validate': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(BUILD_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1 || !values.output) {
+    process.stderr.write(`fuselab build: need MODEL and -o X.engine\n\n${BUILD_USAGE}`);
+    return 2;
+  }
+  const device = values.device as BackendChoice;
+  if (!['auto', 'webgpu', 'wasm'].includes(device)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${device}')`);
+  const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
+  const t0 = performance.now();
+  const input = positionals[0];
+  const workflow = values.workflow ? parseWorkflow(readFileSync(values.workflow, 'utf8'), PASSES) : defaultWorkflow();
+  if (values.profile?.length) workflow.profiles = [...(workflow.profiles ?? []), ...parseProfiles(values.profile)];
+  const profile: OptimizationProfile | undefined = workflow.profiles?.[0];
+  const folder = modelFolderFiles(input, values.tokenizer);
+
+  const file = openModelFile(input);
+  let sourceBytes: Uint8Array;
+  try {
+    if (file.externalFiles.size > 0 || file.byteLength >= PROTOBUF_LIMIT) throw new FuselabError('ENGINE_BUILD', `${input}: models with external data or over 2 GB are not packed into engines yet; optimize it with \`fuselab optimize --external-data\` instead`);
+    sourceBytes = readFileSync(input);
+    const original = file.model.clone();
+    progress(`optimizing ${input} (${original.graph.nodeCount} nodes)`);
+    const record = runPasses(file.model, workflowSteps(workflow, PASSES), {
+      fixedPoint: workflow.fixedPoint ?? true,
+      profile,
+      onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
+    });
+    const optimizedBytes = serializeModelToBytes(record.model);
+    let validation: BuildReport['validation'];
+    if (values['no-validate']) {
+      validation = { passed: true, tolerance: 'none', outputs: [], skipped: '--no-validate' };
+    } else {
+      progress('  validating against the original (onnxruntime-web, wasm)...');
+      const v = await validateModels(original, optimizedBytes, { originalBytes: sourceBytes, ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}) });
+      validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })), ms: v.ms };
+      if (!v.passed) throw new ValidationFailedError(v);
+    }
+
+    const rt = await nodeRuntime(device, values.toggle ?? []);
+    progress(`target ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);
+    const io = engineIo(record.model);
+    let chosen = { bytes: optimizedBytes, model: record.model, fused: record.fused, provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })) };
+    const tactics: EngineTactic[] = [];
+    if (values.tune) {
+      progress('  tuning tactics on this device...');
+      const tuned = await tune(rt, { fused: optimizedBytes, unfused: sourceBytes }, io, progress);
+      tactics.push(...tuned);
+      if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
+        chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
+      }
+    }
+    const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
+    const { chunks, manifest, byteLength } = await buildEngine({
+      source: { file: input, bytes: sourceBytes, nodes: original.graph.nodeCount },
+      optimized: chosen.model,
+      modelBytes: chosen.bytes,
+      device: rt.device,
+      ortVersion: ortWebVersion(rt.ort),
+      fused: chosen.fused,
+      provenance: chosen.provenance,
+      notes,
+      maxPositions: folder.maxPositions,
+      profiles: workflow.profiles ?? [],
+      tactics,
+      generation: folder.generation,
+      tokenizer: folder.tokenizer,
+      validation: validation.skipped ? null : validation,
+    });
+    const out = new AtomicFile(values.output);
+    try {
+      for (const c of chunks) out.write(c);
+      out.commit();
+    } catch (e) {
+      out.abort();
+      throw e;
+    }
+    const report: BuildReport = {
+      version: 1,
+      input,
+      output: values.output,
+      engineBytes: byteLength,
+      backend: rt.backend,
+      device: deviceName(rt.device),
+      fallbackReason: rt.fallbackReason,
+      nodesBefore: record.nodesBefore,
+      nodesAfter: chosen.model.graph.nodeCount,
+      fused: chosen.fused,
+      validation,
+      tactics,
+      tokenizer: folder.tokenizer?.path ?? null,
+      manifest: { format: manifest.format, builder: manifest.builder.version, onnxruntimeWeb: manifest.runtime.onnxruntimeWeb, sections: manifest.sections.map((s) => ({ name: s.name, bytes: s.length })) },
+      totalMs: +(performance.now() - t0).toFixed(1),
+    };
+    if (values.report) writeFileAtomic(values.report, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`));
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBuild(report)}\n`);
+    return 0;
+  } finally {
+    file.close();
+  }
+}
+
+function formatBuild(r: BuildReport): string {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+  const lines = [
+    `${r.input} → ${r.output} (${mib(r.engineBytes)}, ${r.totalMs.toFixed(0)} ms)`,
+    `device ${r.device}${r.fallbackReason ? ` — WebGPU unavailable: ${r.fallbackReason}` : ''}`,
+    `nodes ${r.nodesBefore} → ${r.nodesAfter}${Object.keys(r.fused).length ? `; fused ${Object.entries(r.fused).map(([k, v]) => `${k}×${v}`).join(', ')}` : ''}`,
+    r.validation.skipped ? `validation skipped (${r.validation.skipped})` : `validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance})`,
+  ];
+  for (const t of r.tactics) lines.push(`tactic ${t.name}: ${t.chosen}  (${t.candidates.map((c) => `${c.value} ${c.tokPerSec !== undefined ? `${c.tokPerSec.toFixed(1)} tok/s` : `failed: ${c.error}`}`).join(', ')})`);
+  lines.push(`tokenizer ${r.tokenizer ?? 'none (run takes token ids only)'}; sections ${r.manifest.sections.map((s) => `${s.name} ${mib(s.bytes)}`).join(', ')}`);
+  return lines.join('\n');
+}
+
+// ---- tactic tuning -------------------------------------------------------------------------------
+
+interface TacticCache {
+  version: 1;
+  entries: Record<string, { tokPerSec?: number; error?: string; at: string }>;
+}
+
+function cachePath(): string {
+  return join(process.env.FUSELAB_CACHE_DIR ?? join(homedir(), '.cache', 'fuselab'), 'tactics.json');
+}
+
+function readCache(): TacticCache {
+  try {
+    const c = JSON.parse(readFileSync(cachePath(), 'utf8')) as TacticCache;
+    if (c.version === 1 && c.entries) return c;
+  } catch { /* no cache yet, or unreadable: start a new one */ }
+  return { version: 1, entries: {} };
+}
+
+function writeCache(c: TacticCache): void {
+  try {
+    const path = cachePath();
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(c, null, 1)}\n`));
+  } catch { /* a cache that can't be written only costs re-timing next time */ }
+}
+
+/** Decode tok/s of one configuration: warm-up, then the best of three 16-token prompt + 32-step decodes (noise only slows runs down). */
+async function timeCandidate(rt: NodeRuntime, bytes: Uint8Array, io: GeneratorIo, gpuKv: boolean, graphCapture: boolean): Promise<number> {
+  const gen = await Generator.create({ ort: rt.ort, model: bytes, io, executionProvider: rt.backend, gpuKv, graphCapture });
+  try {
+    const promptIds = Array.from({ length: 16 }, (_, i) => 1 + ((i * 7) % 50));
+    await gen.run({ promptIds, maxTokens: 4, ignoreEos: true });
+    let best = 0;
+    for (let i = 0; i < 3; i++) best = Math.max(best, (await gen.run({ promptIds, maxTokens: 33, ignoreEos: true })).stats.decodeTokPerSec);
+    return best;
+  } finally {
+    await gen.release();
+  }
+}
+
+async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8Array }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
+  const cache = readCache();
+  const dev = deviceKey(rt.device);
+  const hashes = { fused: await sha256Hex(graphs.fused), unfused: await sha256Hex(graphs.unfused) };
+  const measuredOn = deviceName(rt.device);
+  const state = { graph: 'fused' as 'fused' | 'unfused', kv: rt.backend === 'webgpu' ? 'gpu' : 'cpu', graphCapture: 'off' };
+  const measure = async (tactic: string, value: string, cfg: typeof state): Promise<{ value: string; tokPerSec?: number; error?: string }> => {
+    const key = `${dev}|${hashes[cfg.graph]}|graph=${cfg.graph},kv=${cfg.kv},capture=${cfg.graphCapture}`;
+    const hit = cache.entries[key];
+    if (hit) {
+      progress(`    ${tactic}=${value}: ${hit.tokPerSec !== undefined ? `${hit.tokPerSec.toFixed(1)} tok/s` : `failed (${hit.error})`} (cached)`);
+      return { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
+    }
+    try {
+      const tps = await timeCandidate(rt, graphs[cfg.graph], io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
+      cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
+      progress(`    ${tactic}=${value}: ${tps.toFixed(1)} tok/s`);
+      return { value, tokPerSec: tps };
+    } catch (e) {
+      const error = (e as Error).message.split('\n')[0].slice(0, 200);
+      cache.entries[key] = { error, at: new Date().toISOString() };
+      progress(`    ${tactic}=${value}: failed (${error})`);
+      return { value, error };
+    }
+  };
+  const tactics: EngineTactic[] = [];
+  const pick = async (name: 'graph' | 'kv' | 'graphCapture', values: string[]) => {
+    const candidates = [];
+    for (const v of values) candidates.push(await measure(name, v, { ...state, [name]: v }));
+    const best = candidates.filter((c) => c.tokPerSec !== undefined).sort((a, b) => (b.tokPerSec ?? 0) - (a.tokPerSec ?? 0))[0];
+    if (best) (state as Record<string, string>)[name] = best.value;
+    tactics.push({ name, chosen: (state as Record<string, string>)[name], candidates, measuredOn });
+  };
+  await pick('graph', ['fused', 'unfused']);
+  if (rt.backend === 'webgpu') {
+    await pick('kv', ['gpu', 'cpu']);
+    await pick('graphCapture', ['off', 'on']);
+  }
+  writeCache(cache);
+  return tactics;
 }

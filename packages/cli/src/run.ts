@@ -1,7 +1,158 @@
 /**
- * `fuselab run` (issue #6): not implemented yet.
+ * `fuselab run X.engine --prompt "..."`: loads an engine (checking format, checksums, versions and
+ * device), streams the generated text to stdout as it is sampled, and prints TTFT, tok/s and
+ * inter-token latency to stderr (or everything as JSON with --json). Ctrl-C stops cleanly.
  */
-export async function runCommand(_args: string[]): Promise<number> {
-  process.stderr.write('fuselab run: not implemented yet (issue #6)\n');
-  return 2;
+import { parseArgs } from 'node:util';
+import { FuselabError } from '@fuselab/graph-core';
+import { deviceName, engineGenerator, parseEngine, type GenerateEvent, type GenerateStats, type LayerTimings, type SamplingOptions } from '@fuselab/gpu-runtime';
+import { readFileSync } from 'node:fs';
+import { loadEngineFile, nodeRuntime, type BackendChoice } from './runtime-node.ts';
+
+export const RUN_USAGE = `Usage: fuselab run X.engine --prompt TEXT [options]
+
+Options:
+  --prompt TEXT              the prompt (encoded with the engine's tokenizer)
+  --prompt-ids 1,2,3         token ids instead of text (engines without a tokenizer)
+  --max-tokens N             tokens to generate (default 64)
+  --temperature T            0 = greedy (default); > 0 samples
+  --top-k K  --top-p P  --min-p P  --repetition-penalty R  --seed S
+  --stop TEXT                stop when the text contains TEXT (repeatable)
+  --ignore-eos               keep generating after the end-of-text token
+  --device auto|webgpu|wasm  default: the engine's own backend
+  --toggle T                 Dawn toggle for Node WebGPU (repeatable)
+  --allow-other-device       run an engine built/tuned for another device (with a warning)
+  --allow-other-runtime      run an engine built for another onnxruntime-web version
+  --layer-timings            profile the run and print the slowest nodes, mapped to the source graph
+  --json                     print one JSON object (text, tokens, stats, layer timings)
+`;
+
+export interface SamplingFlags {
+  temperature?: string;
+  'top-k'?: string;
+  'top-p'?: string;
+  'min-p'?: string;
+  'repetition-penalty'?: string;
+  seed?: string;
+}
+
+export const SAMPLING_OPTIONS = {
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repetition-penalty': { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+export function samplingFromFlags(v: SamplingFlags): SamplingOptions {
+  const num = (k: keyof SamplingFlags): number | undefined => {
+    const s = v[k];
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isFinite(n)) throw new FuselabError('USAGE', `--${k} must be a number (got '${s}')`);
+    return n;
+  };
+  const o: SamplingOptions = {};
+  const set = <K extends keyof SamplingOptions>(key: K, flag: keyof SamplingFlags) => { const n = num(flag); if (n !== undefined) o[key] = n as SamplingOptions[K]; };
+  set('temperature', 'temperature');
+  set('topK', 'top-k');
+  set('topP', 'top-p');
+  set('minP', 'min-p');
+  set('repetitionPenalty', 'repetition-penalty');
+  set('seed', 'seed');
+  return o;
+}
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      prompt: { type: 'string' },
+      'prompt-ids': { type: 'string' },
+      'max-tokens': { type: 'string', default: '64' },
+      ...SAMPLING_OPTIONS,
+      stop: { type: 'string', multiple: true },
+      'ignore-eos': { type: 'boolean' },
+      device: { type: 'string' },
+      toggle: { type: 'string', multiple: true },
+      'allow-other-device': { type: 'boolean' },
+      'allow-other-runtime': { type: 'boolean' },
+      'layer-timings': { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1 || (values.prompt === undefined && values['prompt-ids'] === undefined)) {
+    process.stderr.write(`fuselab run: need X.engine and --prompt (or --prompt-ids)\n\n${RUN_USAGE}`);
+    return 2;
+  }
+  const maxTokens = Number(values['max-tokens']);
+  if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new FuselabError('USAGE', `--max-tokens must be a positive integer (got '${values['max-tokens']}')`);
+  const sampling = samplingFromFlags(values);
+  const path = positionals[0];
+  // the engine's own backend unless told otherwise (peek at the manifest without verifying sections twice)
+  let choice = values.device as BackendChoice | undefined;
+  if (choice && !['auto', 'webgpu', 'wasm'].includes(choice)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${choice}')`);
+  if (!choice) {
+    const peek = await parseEngine(readFileSync(path), { file: path, verifySections: false }).catch(() => null);
+    choice = peek?.manifest.device.backend ?? 'auto';
+  }
+  const rt = await nodeRuntime(choice, values.toggle ?? []);
+  const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] });
+  for (const w of engine.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (rt.fallbackReason) process.stderr.write(`note: running on wasm (WebGPU unavailable: ${rt.fallbackReason})\n`);
+  const gen = await engineGenerator(engine, rt.ort, rt.backend, { layerTimings: !!values['layer-timings'] });
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  let layers: LayerTimings | null = null;
+  let done: Extract<GenerateEvent, { type: 'done' }> | null = null;
+  try {
+    const promptIds = values['prompt-ids'] !== undefined ? parseIds(values['prompt-ids']) : undefined;
+    if (!values.json) process.stdout.write(values.prompt ?? '');
+    for await (const e of gen.generate({ prompt: values.prompt, promptIds, maxTokens, sampling, stop: values.stop, ignoreEos: values['ignore-eos'], signal: abort.signal })) {
+      if (e.type === 'token' && !values.json) process.stdout.write(engine.tokenizer ? e.text : `${e.index ? ',' : ' '}${e.id}`);
+      if (e.type === 'layers') layers = e.timings;
+      if (e.type === 'done') done = e;
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await gen.release();
+  }
+  if (!done) throw new Error('generation ended without a result');
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ engine: path, device: deviceName(rt.device), reason: done.reason, text: done.text, tokens: done.tokens, stats: done.stats, layers, warnings: engine.warnings }, null, 2)}\n`);
+  } else {
+    process.stdout.write('\n');
+    process.stderr.write(`${formatStats(done.stats, done.reason, deviceName(rt.device))}\n`);
+    if (layers) process.stderr.write(`${formatLayers(layers)}\n`);
+  }
+  return 0;
+}
+
+function parseIds(s: string): number[] {
+  const ids = s.split(',').map((x) => Number(x.trim()));
+  if (!ids.length || ids.some((x) => !Number.isInteger(x) || x < 0)) throw new FuselabError('USAGE', `--prompt-ids must be comma-separated token ids (got '${s}')`);
+  return ids;
+}
+
+export function formatStats(s: GenerateStats, reason: string, device: string): string {
+  const mem = s.gpuMemory ? `, GPU memory ${(s.gpuMemory.peakBytes / 2 ** 20).toFixed(1)} MiB peak` : '';
+  return `— ${s.generatedTokens} tokens (${reason}) on ${device}: TTFT ${s.ttftMs.toFixed(1)} ms (${s.promptTokens}-token prompt, ${s.prefillTokPerSec.toFixed(0)} tok/s), ` +
+    `decode ${s.decodeTokPerSec.toFixed(1)} tok/s, inter-token p50 ${s.interTokenMs.p50.toFixed(2)} ms p95 ${s.interTokenMs.p95.toFixed(2)} ms${mem}`;
+}
+
+export function formatLayers(t: LayerTimings, top = 12): string {
+  const lines = [`per-node time per decode step (${t.nodes[0]?.source === 'gpu' ? 'GPU timestamps' : 'kernel time'}; ${t.decodeMs.toFixed(3)} ms total):`];
+  for (const n of t.nodes.slice(0, top)) {
+    const src = n.sources.length > 1 || n.sources[0] !== n.node ? `  ← ${n.sources.length} source nodes (${n.sources.slice(0, 3).join(', ')}${n.sources.length > 3 ? ', …' : ''})` : '';
+    lines.push(`  ${n.decodeMs.toFixed(3).padStart(8)} ms  ${n.opType.padEnd(26)} ${n.node}${src}`);
+  }
+  return lines.join('\n');
 }

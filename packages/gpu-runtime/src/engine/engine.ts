@@ -163,7 +163,9 @@ export function tacticValue(manifest: EngineManifest, name: string, fallback: st
 export async function engineGenerator(engine: LoadedEngine, ort: typeof ortTypes, executionProvider: 'webgpu' | 'wasm', extra: Partial<GeneratorOptions> = {}): Promise<Generator> {
   const m = engine.manifest;
   const eos = m.generation?.eos_token_id;
-  const maxContext = Math.max(0, ...m.profiles.flatMap((p) => Object.values(p.shapes).flatMap((dims) => Object.entries(dims).filter(([k]) => /total|past|sequence|seq/.test(k)).map(([, v]) => v[2]))));
+  // the context limit: the largest total length (attention mask axis 1) any profile allows
+  const mask = m.io.attentionMask;
+  const maxContext = Math.max(0, ...m.profiles.map((p) => (mask && typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
   return Generator.create({
     ort,
     model: engine.model,

@@ -60,10 +60,10 @@ export interface EngineIoContract {
   maxPositions: number | null;
 }
 
+/** An optimization profile as the optimizer defines it: per input, min/opt/max shapes (numbers or symbols). */
 export interface EngineProfile {
   name: string;
-  /** Per input: dim name → [min, opt, max]. */
-  shapes: Record<string, Record<string, [number, number, number]>>;
+  inputs: Record<string, { min: Array<number | string | null>; opt: Array<number | string | null>; max: Array<number | string | null> }>;
 }
 
 export interface EngineTactic {

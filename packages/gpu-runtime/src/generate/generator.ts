@@ -192,6 +192,8 @@ export class Generator {
     let last = t0;
     try {
       while (tokens.length < req.maxTokens) {
+        // let a cancel message (a macrotask) in between steps; wasm runs can resolve without one
+        if (req.signal && tokens.length) await yieldToEventLoop();
         if (req.signal?.aborted) { reason = 'cancelled'; break; }
         if (pastLen + ids.length > maxContext) { reason = 'max-context'; break; }
         const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: int64(ids, [1, ids.length]), ...past };
@@ -277,6 +279,17 @@ export class Generator {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Resolves after pending macrotasks (messages) ran: setImmediate in Node, a MessageChannel hop elsewhere (no 4 ms timer clamp). */
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (cb: () => void) => unknown };
+  if (g.setImmediate) return new Promise((r) => g.setImmediate!(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => { ch.port1.close(); r(); };
+    ch.port2.postMessage(null);
+  });
 }
 
 /** The last position's row of [batch, seq, vocab] logits, as float32. */
