@@ -9,6 +9,7 @@ import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes, type Model } from 
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, parseProfiles, planMemory, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
 import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
+import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
 
 export interface OptimizeReport {
   version: 1;
@@ -29,6 +30,8 @@ export interface OptimizeReport {
     after: MemorySummary;
     kvCacheBytesPerToken: number | null;
   };
+  /** Present when a precision flag (--fp16, --int8, --int4) was given. */
+  precision?: PrecisionReport;
   totalMs: number;
 }
 
@@ -63,7 +66,8 @@ Options:
   --no-validate            skip validation against the original (not recommended)
   --external-data          store weights in OUT.onnx.data (automatic above 2 GiB)
   --json                   print the report to stdout instead of the summary
-`;
+
+${PRECISION_USAGE}`;
 
 export async function optimizeCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -79,6 +83,7 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       'external-data': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...PRECISION_OPTIONS,
     },
   });
   if (values.help) {
@@ -90,6 +95,7 @@ export async function optimizeCommand(args: string[]): Promise<number> {
     return 2;
   }
   const t0 = performance.now();
+  const precisionRequest = parsePrecisionFlags(values);
   const workflow = values.workflow ? parseWorkflow(readFileSync(values.workflow, 'utf8'), PASSES) : defaultWorkflow();
   if (values.profile?.length) workflow.profiles = [...(workflow.profiles ?? []), ...parseProfiles(values.profile)];
   const profile = pickProfile(workflow.profiles ?? [], values['optimize-for']);
@@ -97,11 +103,17 @@ export async function optimizeCommand(args: string[]): Promise<number> {
   try {
     const original = file.model.clone();
     const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
-    const record = runPasses(file.model, workflowSteps(workflow, PASSES), {
-      fixedPoint: workflow.fixedPoint ?? true,
-      profile,
-      onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
-    });
+    const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
+    let record = runPasses(file.model, workflowSteps(workflow, PASSES), { fixedPoint: workflow.fixedPoint ?? true, profile, onPass });
+    // precision runs once, after fusion, on the fused graph (calibration sees the tensors that get quantized)
+    let precision: Awaited<ReturnType<typeof planPrecision>> | null = null;
+    let fused: Model | null = null;
+    if (precisionRequest) {
+      fused = record.model.clone();
+      precision = await planPrecision(precisionRequest, record.model, { modelPath: positionals[0], onProgress: (p) => progress(`  ${p.stage} ${p.done}/${p.total}${p.message ? `  ${p.message}` : ''}`) });
+      const steps = workflowSteps({ ...workflow, passes: precision.steps }, PASSES);
+      record = appendRecord(record, runPasses(record.model, steps, { fixedPoint: false, profile, onPass }));
+    }
     const planDims = { ...DEFAULT_PLAN_DIMS, ...(profile ? profileDimValues(original, profile) : {}) };
     const memory = memorySummary(original, record.model, planDims);
     const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
@@ -117,18 +129,20 @@ export async function optimizeCommand(args: string[]): Promise<number> {
       const originalBytes = file.externalFiles.size === 0 && file.byteLength < PROTOBUF_LIMIT ? readFileSync(positionals[0]) : undefined;
       const v = await validateModels(original, optimizedBytes ?? record.model, {
         originalBytes,
+        ...(precision ? { tolerance: precision.tolerance } : {}),
         // validate at the profile's opt shapes: a frozen model only accepts those
         ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
       });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs, ms: v.ms };
       if (!v.passed) {
-        writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, memory, t0));
+        writeReport(values.report, buildReport(positionals[0], null, workflow, record, validation, memory, t0, precision?.report));
         throw new ValidationFailedError(v);
       }
     }
+    const precisionReport = precision && fused ? await finishPrecisionReport(precision, fused, record.model, record) : undefined;
     if (optimizedBytes) writeFileAtomic(values.output, optimizedBytes);
     else saveModelFile(record.model, values.output, { externalData: {} });
-    const report = buildReport(positionals[0], values.output, workflow, record, validation, memory, t0);
+    const report = buildReport(positionals[0], values.output, workflow, record, validation, memory, t0, precisionReport);
     writeReport(values.report, report);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);
     return 0;
@@ -158,7 +172,7 @@ function memorySummary(before: Model, after: Model, dims: Record<string, number>
   };
 }
 
-function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], memory: OptimizeReport['memory'], t0: number): OptimizeReport {
+function buildReport(input: string, output: string | null, workflow: Workflow, r: OptimizeRecord, validation: OptimizeReport['validation'], memory: OptimizeReport['memory'], t0: number, precision?: PrecisionReport): OptimizeReport {
   return {
     version: 1,
     input,
@@ -172,6 +186,7 @@ function buildReport(input: string, output: string | null, workflow: Workflow, r
     provenance: r.provenance,
     diagnostics: r.diagnostics,
     memory,
+    ...(precision ? { precision } : {}),
     totalMs: +(performance.now() - t0).toFixed(1),
   };
 }
@@ -189,6 +204,7 @@ function formatSummary(r: OptimizeReport): string {
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
   const m = r.memory;
   lines.push(`activations at ${Object.entries(m.dims).filter(([k]) => k !== 'batch').map(([k, v]) => `${k}=${v}`).join(' ')}: arena ${mb(m.before.arenaBytes)} → ${mb(m.after.arenaBytes)} (naive ${mb(m.after.naiveBytes)})${m.kvCacheBytesPerToken ? `; KV cache ${(m.kvCacheBytesPerToken / 1024).toFixed(1)} KiB/token` : ''}`);
+  if (r.precision) lines.push(formatPrecision(r.precision));
   const rejected = r.diagnostics.filter((d) => d.kind === 'rejected').length;
   if (rejected) lines.push(`${rejected} rewrite candidates rejected (see --report for why)`);
   return lines.join('\n');

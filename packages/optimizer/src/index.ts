@@ -29,3 +29,12 @@ export { fuseGelu } from './passes/fuse-gelu.ts';
 export { fuseAttention, MAX_SEQUENCE_DIM, type FuseAttentionParams } from './passes/fuse-attention.ts';
 export * as attentionPatterns from './rewrite/attention-patterns.ts';
 export { planMemory, kvCacheBytes, type MemoryPlan, type MemoryPlanOptions, type PlannedTensor, type UnknownSize, type MemoryStep, type KvCacheSize } from './memory-plan.ts';
+// precision
+export { quantizeNBits, dequantizeNBits, readMatMulNBits, scalesTensorData, nbitsSizes, checkLayout as checkNBitsLayout, MatMulNBitsLayoutError, NBITS_BLOCK_SIZES, type NBits, type NBitsLayout, type NBitsSizes, type QuantizedNBits, type MatMulNBitsWeights } from './precision/matmul-nbits.ts';
+export { quantizeMatMulNBits, type QuantizeNBitsParams } from './passes/quantize-matmul-nbits.ts';
+export { isLmHead, weightBytes } from './precision/graph-edit.ts';
+export { convertFp16, type Fp16Params } from './passes/convert-fp16.ts';
+export { FP16_MAX, FP16_DEFAULT_KEEP, FLOAT32_ONLY_INPUTS, FLOAT32_ONLY_OUTPUTS, fp16OverflowNodes, toFloat16Tensor, cancellingCasts, castTarget, type ValueRange } from './precision/fp16.ts';
+export { Histogram, calibrateRange, entropyThreshold, quantParams, sqnrDb, histogramSqnrDb, CALIBRATION_METHODS, type CalibrationMethod, type Range, type RangeOptions, type QuantParams } from './precision/calibration.ts';
+export { quantizeQdq, encodeCalibration, decodeCalibration, quantizeWeightPerChannel, type QdqParams } from './passes/quantize-qdq.ts';
+export { lastTokenLogits } from './passes/last-token-logits.ts';

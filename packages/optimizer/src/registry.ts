@@ -15,11 +15,16 @@ import { fuseLayerNorm } from './passes/fuse-layer-norm.ts';
 import { fuseRmsNorm } from './passes/fuse-rms-norm.ts';
 import { fuseSkipLayerNorm } from './passes/fuse-skip-layer-norm.ts';
 import { simplifyChains } from './passes/simplify-chains.ts';
+import { convertFp16 } from './passes/convert-fp16.ts';
+import { quantizeMatMulNBits } from './passes/quantize-matmul-nbits.ts';
+import { quantizeQdq } from './passes/quantize-qdq.ts';
 
 const ALL: Pass[] = [
   foldConstants, foldShapes, eliminateIdentity, simplifyChains, eliminateCommonSubexpressions,
   fuseBias, fuseLayerNorm, fuseRmsNorm, fuseSkipLayerNorm, fuseGelu, fuseAttention,
   eliminateDeadCode,
+  // precision (not in the default workflow: chosen with --fp16 / --int8 / --int4 or in the editor)
+  convertFp16, quantizeMatMulNBits, quantizeQdq,
 ];
 
 /** Name → pass, in palette order. */
