@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FuselabError, PROTOBUF_LIMIT, serializeModelToBytes } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
-import { defaultWorkflow, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
+import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
 import { buildEngine, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
@@ -33,6 +33,9 @@ Options:
                            CPU-resident KV, graph capture) and keep the fastest; timings are cached
                            per device in $FUSELAB_CACHE_DIR (default ~/.cache/fuselab)
   --report FILE            write the JSON build report
+  --full-logits            keep logits for every position (default: the engine computes the last
+                           position only, which is all generation needs — a 512-token prompt then
+                           reads back one row instead of 512)
   --no-validate            skip validation against the original (not recommended)
   --json                   print the report instead of the summary
 `;
@@ -69,6 +72,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       tune: { type: 'boolean' },
       report: { type: 'string' },
       'no-validate': { type: 'boolean' },
+      'full-logits': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,13 +107,30 @@ export async function buildCommand(args: string[]): Promise<number> {
       profile,
       onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
     });
+    const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
+    // generation reads the last position's logits only: slice before the LM head, in both models,
+    // so the validation below compares exactly what the engine will compute
+    let reference = original;
+    let referenceBytes: Uint8Array | undefined = sourceBytes;
+    if (!values['full-logits']) {
+      const sliced = lastTokenLogits.run(record.model, {}, { output: 'logits' });
+      if (sliced.modified) {
+        reference = original.clone();
+        lastTokenLogits.run(reference, {}, { output: 'logits' });
+        referenceBytes = undefined;
+        notes.push('last-token-logits: logits hold the last position only ([batch, 1, vocab])');
+        progress('  last-token-logits: the LM head computes the last position only');
+      } else {
+        progress(`  last-token-logits: not applied (${sliced.diagnostics[0]?.message ?? 'no change'})`);
+      }
+    }
     const optimizedBytes = serializeModelToBytes(record.model);
     let validation: BuildReport['validation'];
     if (values['no-validate']) {
       validation = { passed: true, tolerance: 'none', outputs: [], skipped: '--no-validate' };
     } else {
       progress('  validating against the original (onnxruntime-web, wasm)...');
-      const v = await validateModels(original, optimizedBytes, { originalBytes: sourceBytes, ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}) });
+      const v = await validateModels(reference, optimizedBytes, { ...(referenceBytes ? { originalBytes: referenceBytes } : {}), ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}) });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })), ms: v.ms };
       if (!v.passed) throw new ValidationFailedError(v);
     }
@@ -127,7 +148,6 @@ export async function buildCommand(args: string[]): Promise<number> {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
       }
     }
-    const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
     const { chunks, manifest, byteLength } = await buildEngine({
       source: { file: input, bytes: sourceBytes, nodes: original.graph.nodeCount },
       optimized: chosen.model,
