@@ -7,7 +7,8 @@ import { GraphView } from './components/GraphView.tsx';
 import { MemoryView } from './components/MemoryView.tsx';
 import { Outline } from './components/Outline.tsx';
 import { Palette } from './components/Palette.tsx';
-import { PlaygroundSlot } from './components/PlaygroundSlot.tsx';
+import { Playground } from './components/Playground.tsx';
+import { PlaygroundControls } from './components/PlaygroundControls.tsx';
 import { PropertiesPanel } from './components/PropertiesPanel.tsx';
 import { WorkflowCanvas } from './components/WorkflowCanvas.tsx';
 import type { Clip } from './workflow/document.ts';
@@ -27,6 +28,7 @@ export function App() {
 
   const openFile = useCallback((f: File) => {
     if (/\.json$/i.test(f.name)) void f.text().then((t) => actions.loadWorkflow(t));
+    else if (/\.engine$/i.test(f.name)) void actions.openEngine(f).then(() => actions.setTab('playground'));
     else void actions.open({ kind: 'file', file: f });
   }, [actions]);
 
@@ -35,7 +37,7 @@ export function App() {
       const mod = e.ctrlKey || e.metaKey;
       if (mod && e.key.toLowerCase() === 'o') { e.preventDefault(); fileInput.current?.click(); return; }
       if (mod && e.key.toLowerCase() === 's') { e.preventDefault(); downloadText('workflow.fuselab.json', actions.saveWorkflow()); return; }
-      if (mod && e.key === 'Enter') { e.preventDefault(); void actions.runFlow(); return; }
+      if (mod && e.key === 'Enter') { e.preventDefault(); void (tab === 'playground' ? actions.generate() : actions.runFlow()); return; }
       if (isTyping(e) || tab !== 'workflow') return;
       if (mod && e.key.toLowerCase() === 'z') { e.preventDefault(); if (e.shiftKey) actions.redo(); else actions.undo(); }
       else if (mod && e.key.toLowerCase() === 'y') { e.preventDefault(); actions.redo(); }
@@ -55,15 +57,15 @@ export function App() {
       <TopBar onOpenFile={() => fileInput.current?.click()} onLoadWorkflow={() => wfInput.current?.click()} />
       <div className="flex min-h-0 flex-1">
         <aside className="flex w-64 shrink-0 flex-col border-r border-white/10 bg-[#0f141b]" data-testid="left-panel">
-          <div className="flex h-9 shrink-0 items-center border-b border-white/10 px-4 text-[11px] font-semibold uppercase tracking-wider text-slate-400">{tab === 'workflow' ? 'Nodes' : 'Outline'}</div>
-          <div className="min-h-0 flex-1">{tab === 'workflow' ? <Palette /> : <Outline />}</div>
+          <div className="flex h-9 shrink-0 items-center border-b border-white/10 px-4 text-[11px] font-semibold uppercase tracking-wider text-slate-400">{tab === 'workflow' ? 'Nodes' : tab === 'playground' ? 'Prompt & sampling' : 'Outline'}</div>
+          <div className="min-h-0 flex-1">{tab === 'workflow' ? <Palette /> : tab === 'playground' ? <PlaygroundControls /> : <Outline />}</div>
         </aside>
         <main className="relative min-w-0 flex-1" data-testid={`view-${tab}`}>
           {tab === 'graph' && <GraphView />}
           {tab === 'workflow' && <WorkflowCanvas />}
           {tab === 'diff' && <DiffView />}
           {tab === 'memory' && <MemoryView />}
-          {tab === 'playground' && <PlaygroundSlot />}
+          {tab === 'playground' && <Playground />}
         </main>
         <PropertiesPanel />
       </div>
@@ -72,10 +74,10 @@ export function App() {
       <Toasts />
       {dragOver && (
         <div className="pointer-events-none absolute inset-3 z-50 grid place-items-center rounded-2xl border-2 border-dashed border-indigo-400/70 bg-indigo-500/10">
-          <div className="text-sm font-semibold text-indigo-100">Drop an .onnx model (or a workflow .json) to open it</div>
+          <div className="text-sm font-semibold text-indigo-100">Drop an .onnx model, an .engine file or a workflow .json to open it</div>
         </div>
       )}
-      <input ref={fileInput} type="file" accept=".onnx" className="hidden" data-testid="file-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) openFile(f); e.target.value = ''; }} />
+      <input ref={fileInput} type="file" accept=".onnx,.engine" className="hidden" data-testid="file-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) openFile(f); e.target.value = ''; }} />
       <input ref={wfInput} type="file" accept=".json" className="hidden" onChange={(e) => { const f = e.target.files?.[0]; if (f) void f.text().then((t) => actions.loadWorkflow(t)); e.target.value = ''; }} />
     </div>
   );

@@ -11,15 +11,21 @@ import { EXAMPLES } from './components/Chrome.tsx';
 import { createEditorStore } from './store/editor-store.ts';
 import { StoreContext } from './store/context.ts';
 import { workerLayoutService, workerModelService } from './worker/services.ts';
+import { workerRuntime } from './worker/runtime-service.ts';
+
+// the GPU runtime's host in its own worker (WebGPU, or wasm with the reason), started on first use
+const runtime = workerRuntime(() => new Worker(new URL('./worker/runtime.worker.ts', import.meta.url), { type: 'module', name: 'fuselab-runtime' }));
 
 const store = createEditorStore({
+  runtime,
   model: workerModelService(() => new Worker(new URL('./worker/model-worker.ts', import.meta.url), { type: 'module', name: 'fuselab-model' })),
   layout: workerLayoutService(() => new Worker(new URL('./worker/layout-worker.ts', import.meta.url), { type: 'module', name: 'fuselab-layout' })),
   storage: typeof localStorage === 'undefined' ? null : localStorage,
 });
 
 // tests and the benchmark read the store through this handle
-(window as unknown as { __fuselab?: typeof store }).__fuselab = store;
+(window as unknown as { __fuselab?: typeof store; __fuselabRuntime?: typeof runtime }).__fuselab = store;
+(window as unknown as { __fuselabRuntime?: typeof runtime }).__fuselabRuntime = runtime;
 
 const params = new URLSearchParams(location.search);
 const url = params.get('model') ?? EXAMPLES[0].url;

@@ -1,4 +1,4 @@
-import { useRef } from 'react';
+import { useEffect, useRef } from 'react';
 import { useActions } from '../hooks/useActions.ts';
 import { useEditor } from '../hooks/useEditor.ts';
 import type { Tab } from '../store/editor-store.ts';
@@ -45,7 +45,7 @@ export function TopBar({ onOpenFile, onLoadWorkflow }: { onOpenFile: () => void;
       <details ref={menu} className="relative">
         <summary className={`${btn} flex cursor-pointer list-none items-center`} data-testid="open-menu">Open ▾</summary>
         <div className="absolute left-0 top-9 z-50 w-72 rounded-lg border border-white/10 bg-[#151b24] p-1 shadow-2xl" onClick={() => menu.current?.removeAttribute('open')}>
-          <button type="button" className="w-full rounded px-3 py-2 text-left text-xs text-slate-200 hover:bg-white/10" onClick={onOpenFile}>Open ONNX file… <span className="float-right text-slate-500">Ctrl+O</span></button>
+          <button type="button" className="w-full rounded px-3 py-2 text-left text-xs text-slate-200 hover:bg-white/10" onClick={onOpenFile}>Open ONNX or .engine file… <span className="float-right text-slate-500">Ctrl+O</span></button>
           <div className="px-3 pb-1 pt-2 text-[10px] font-semibold uppercase tracking-wider text-slate-500">Bundled examples</div>
           {EXAMPLES.map((e) => (
             <button key={e.url} type="button" className="w-full rounded px-3 py-1.5 text-left text-xs text-slate-300 hover:bg-white/10" onClick={() => void actions.open({ kind: 'url', url: e.url, name: e.name })}>{e.label}</button>
@@ -131,6 +131,11 @@ export function ErrorPanel() {
 export function Toasts() {
   const toasts = useEditor((s) => s.toasts);
   const actions = useActions();
+  // info and success toasts fade on their own; errors stay until dismissed
+  useEffect(() => {
+    const timers = toasts.filter((t) => t.kind !== 'error').map((t) => setTimeout(() => actions.dropToast(t.id), 6000));
+    return () => timers.forEach(clearTimeout);
+  }, [toasts, actions]);
   return (
     <div className="pointer-events-none absolute bottom-10 right-4 z-50 flex flex-col gap-2">
       {toasts.map((t) => (

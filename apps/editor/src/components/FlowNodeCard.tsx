@@ -13,6 +13,8 @@ export interface FlowCardData extends Record<string, unknown> {
   subtitle?: string;
   onParam: (key: string, value: unknown) => void;
   onRun: () => void;
+  /** Extra lines and buttons under the status (the built engine: size, sections, validation, Save). */
+  detail?: { lines: Array<{ text: string; tone?: 'ok' | 'bad' | 'dim' }>; buttons: Array<{ label: string; onClick: () => void; testId: string }> };
 }
 
 export type FlowCardNode = Node<FlowCardData, 'card'>;
@@ -58,6 +60,16 @@ export const FlowNodeCard = memo(function FlowNodeCard({ id, data, selected }: N
           </span>
           {st?.ms !== undefined && <span className="shrink-0 pl-2 font-mono text-slate-500">{fmtMs(st.ms)}</span>}
         </div>
+        {data.detail && (
+          <div className="space-y-0.5 rounded-md bg-black/30 px-2 py-1.5" data-testid="flow-node-detail">
+            {data.detail.lines.map((l) => <div key={l.text} className={`truncate font-mono text-[10px] ${l.tone === 'ok' ? 'text-emerald-300' : l.tone === 'bad' ? 'text-rose-300' : 'text-slate-400'}`} title={l.text}>{l.text}</div>)}
+            {data.detail.buttons.length > 0 && (
+              <div className="flex gap-1 pt-1">
+                {data.detail.buttons.map((b) => <button key={b.label} type="button" className="nodrag rounded bg-violet-500/20 px-2 py-0.5 text-[10px] font-medium text-violet-100 hover:bg-violet-500/35" onClick={b.onClick} data-testid={b.testId}>{b.label}</button>)}
+              </div>
+            )}
+          </div>
+        )}
         {st?.nodesBefore !== undefined && st.nodesAfter !== undefined && st.nodesBefore !== st.nodesAfter && (
           <div className="font-mono text-[10px] text-slate-500">{st.nodesBefore} → {st.nodesAfter} nodes</div>
         )}

@@ -4,13 +4,17 @@ import { CATEGORY_COLORS, KIND_BY_ID } from '../workflow/kinds.ts';
 import { fmtMs } from '../format.ts';
 import { ParamField } from './ParamField.tsx';
 import { Section } from './PropertiesPanel.tsx';
+import { EngineManifestView, useSaveEngine } from './EngineView.tsx';
 
 export function FlowNodeProperties() {
   const selected = useEditor((s) => (s.flow.selected.length === 1 ? s.flow.history.present.nodes.find((n) => n.id === s.flow.selected[0]) : undefined));
   const status = useEditor((s) => (selected ? s.flow.statuses[selected.id] : undefined));
   const doc = useEditor((s) => s.flow.history.present);
   const validation = useEditor((s) => s.flow.validation);
+  const engineState = useEditor((s) => s.engine.state);
+  const hasOptimized = useEditor((s) => !!s.optimized);
   const actions = useActions();
+  const save = useSaveEngine();
   if (!selected) {
     return (
       <>
@@ -73,8 +77,18 @@ export function FlowNodeProperties() {
             {validation.outputs.slice(0, 12).map((o) => <tr key={o.name}><td className="truncate pr-2 font-mono text-slate-400">{o.name}</td><td className={`font-mono ${o.passed ? 'text-emerald-300' : 'text-rose-300'}`}>{o.maxAbsErr.toExponential(1)}</td></tr>)}
           </tbody></table>
         )}
-        {spec.available && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => void actions.runFlow(selected.kind.startsWith('pass:') ? selected.id : undefined)}>Run to here</button>}
+        {spec.available && selected.kind !== 'build-engine' && selected.kind !== 'playground' && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => void actions.runFlow(selected.kind.startsWith('pass:') ? selected.id : undefined)}>Run to here</button>}
+        {selected.kind === 'build-engine' && (
+          <div className="mt-3 flex flex-wrap gap-1.5">
+            <button type="button" className="rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400 disabled:opacity-40" disabled={!hasOptimized || engineState === 'building'}
+              onClick={() => void actions.buildEngine({ target: String(selected.params.target ?? 'auto') as 'auto', nodeId: selected.id })}>{engineState === 'ready' ? 'Rebuild' : 'Build engine'}</button>
+            <button type="button" className="rounded-md border border-white/10 px-3 py-1 text-xs text-slate-200 hover:bg-white/10 disabled:opacity-40" disabled={!save} onClick={() => save?.()}>Save engine</button>
+            <button type="button" className="rounded-md border border-white/10 px-3 py-1 text-xs text-slate-200 hover:bg-white/10" onClick={() => actions.setTab('playground')}>Playground →</button>
+          </div>
+        )}
+        {selected.kind === 'playground' && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => actions.setTab('playground')}>Open the Playground</button>}
       </Section>
+      {selected.kind === 'build-engine' && <EngineManifestView />}
     </>
   );
 }

@@ -9,6 +9,10 @@ export function GraphView() {
   const overlay = useEditor((s) => s.overlay);
   const hasModel = useEditor((s) => !!s.original);
   const loading = useEditor((s) => s.loading);
+  const hasTimings = {
+    plain: useEditor((s) => !!s.playground.sides.plain.layers),
+    optimized: useEditor((s) => !!s.playground.sides.optimized.layers),
+  };
   const actions = useActions();
   if (!hasModel) {
     return (
@@ -32,15 +36,24 @@ export function GraphView() {
               className={`h-7 rounded-md px-3 font-medium capitalize disabled:opacity-40 ${mainModel === m ? 'bg-indigo-500/30 text-indigo-100' : 'text-slate-400 hover:text-slate-200'}`}>{m}</button>
           ))}
         </div>
-        <select value={overlay.kind === 'external' ? 'external' : overlay.kind} onChange={(e) => void actions.setOverlay(e.target.value as 'none' | 'memory')} data-testid="overlay-select"
+        <select value={overlay.kind === 'timing' ? `timing:${overlay.label.includes('plain') ? 'plain' : 'optimized'}` : overlay.kind} data-testid="overlay-select"
+          onChange={(e) => { const [k, side] = e.target.value.split(':'); if (k !== 'external') void actions.setOverlay(k as 'none' | 'memory' | 'timing', side as 'plain' | 'optimized' | undefined); }}
           className="h-8 rounded-lg border border-white/10 bg-slate-900/85 px-2 text-xs text-slate-200 shadow-lg outline-none">
           <option value="none">No overlay</option>
           <option value="memory">Heatmap: activation memory</option>
           {overlay.kind === 'external' && <option value="external">Heatmap: {overlay.label}</option>}
-          <option value="timing" disabled>Heatmap: GPU time per layer (from a run)</option>
+          <option value="timing:optimized" disabled={!hasTimings.optimized} data-testid="overlay-timing">Heatmap: GPU time per layer — optimized run{hasTimings.optimized ? '' : ' (generate in the Playground)'}</option>
+          <option value="timing:plain" disabled={!hasTimings.plain}>Heatmap: GPU time per layer — plain run</option>
           <option value="int8" disabled>Heatmap: INT8 sensitivity</option>
         </select>
       </div>
+      {overlay.kind === 'timing' && (
+        <div className="absolute right-3 top-14 max-w-xs rounded-lg border border-white/10 bg-slate-900/85 px-3 py-2 text-[11px] text-slate-300 shadow-lg backdrop-blur" data-testid="timing-overlay-note">
+          <div className="font-medium text-slate-100">{overlay.label}</div>
+          <div className="mt-0.5 text-slate-400">Fused nodes' time is split evenly among their source nodes; blocks show the sum.</div>
+          {overlay.note && <div className="mt-0.5 text-amber-300/90">{overlay.note}</div>}
+        </div>
+      )}
     </div>
   );
 }

@@ -7,6 +7,7 @@ import { MARK_COLORS, opColor } from '../render/colors.ts';
 import { fmtNum } from '../format.ts';
 import type { ModelRef } from '../worker/protocol.ts';
 import { FlowNodeProperties } from './FlowNodeProperties.tsx';
+import { PlaygroundProperties } from './EngineView.tsx';
 
 export function Section({ title, children, right }: { title: string; children: React.ReactNode; right?: React.ReactNode }) {
   return (
@@ -76,6 +77,7 @@ function GraphProperties() {
   const diff = useEditor((s) => s.diff.data);
   const actions = useActions();
   const summary = useEditor((s) => s.original?.summary);
+  const overlay = useEditor((s) => s.overlay);
   if (!inspect || !pane?.view) {
     if (!summary) return <div className="p-4 text-xs text-slate-500">Open a model to see its properties.</div>;
     return (
@@ -113,6 +115,7 @@ function GraphProperties() {
           <div className="text-sm font-semibold text-indigo-200">{group.label}</div>
           <div className="mt-1 break-all font-mono text-[10px] text-slate-500">{group.id.slice(2)}</div>
           <div className="mt-2 text-xs text-slate-400">{group.size} nodes · {topOps(group, 4)}</div>
+          {overlay.kind !== 'none' && pane.heat?.has(group.id) && <div className="mt-2 text-xs text-slate-300" data-testid="props-heat"><span className="font-mono text-amber-200">{fmtNum(pane.heat.get(group.id) as number)}</span> <span className="text-slate-500">{overlay.label}, summed over the block</span></div>}
           {roll && <div className="mt-2 flex flex-wrap gap-1">{Object.entries(roll).map(([k, n]) => <span key={k} className="rounded px-1.5 py-0.5 text-[10px]" style={{ background: `${MARK_COLORS[k]}33`, color: MARK_COLORS[k] }}>{n} {k}</span>)}</div>}
           <button type="button" className="mt-3 rounded-md bg-indigo-500/20 px-3 py-1 text-xs text-indigo-200 hover:bg-indigo-500/30" onClick={() => actions.toggleGroup(inspect.pane, group.id)}>
             {pane.expanded.has(group.id) ? 'Collapse block' : 'Open block'}
@@ -146,6 +149,11 @@ function GraphProperties() {
         </div>
         <div className="mt-1 break-all font-mono text-[10px] text-slate-500">{n.name}</div>
       </Section>
+      {inspect.pane === 'main' && overlay.values?.has(n.name) && (
+        <Section title="Heatmap">
+          <div className="text-xs text-slate-300" data-testid="props-heat"><span className="font-mono text-amber-200">{fmtNum(overlay.values.get(n.name) as number)}</span> <span className="text-slate-500">{overlay.label}</span></div>
+        </Section>
+      )}
       {sources && sources.length > 0 && (
         <Section title={`Fused from ${sources.length} nodes`}>
           <div className="max-h-48 space-y-0.5 overflow-auto" data-testid="fused-sources">
@@ -184,7 +192,7 @@ export function PropertiesPanel() {
   return (
     <aside className="flex h-full w-80 shrink-0 flex-col overflow-y-auto border-l border-white/10 bg-[#0f141b]" data-testid="properties">
       <div className="flex h-9 shrink-0 items-center border-b border-white/10 px-4 text-[11px] font-semibold uppercase tracking-wider text-slate-400">Properties</div>
-      {tab === 'workflow' ? <FlowNodeProperties /> : <GraphProperties />}
+      {tab === 'workflow' ? <FlowNodeProperties /> : tab === 'playground' ? <PlaygroundProperties /> : <GraphProperties />}
     </aside>
   );
 }

@@ -4,7 +4,9 @@ import { useActions } from '../hooks/useActions.ts';
 import { useEditor } from '../hooks/useEditor.ts';
 import { connectionError, nextId, FlowError } from '../workflow/document.ts';
 import { CATEGORY_COLORS, KIND_BY_ID, portType } from '../workflow/kinds.ts';
-import { FlowNodeCard, PORT_COLORS, type FlowCardNode } from './FlowNodeCard.tsx';
+import { FlowNodeCard, PORT_COLORS, type FlowCardData, type FlowCardNode } from './FlowNodeCard.tsx';
+import { useSaveEngine } from './EngineView.tsx';
+import { fmtBytes } from '../format.ts';
 
 const nodeTypes = { card: FlowNodeCard };
 export const KIND_MIME = 'application/x-fuselab-kind';
@@ -14,7 +16,26 @@ function Canvas() {
   const selected = useEditor((s) => s.flow.selected);
   const statuses = useEditor((s) => s.flow.statuses);
   const source = useEditor((s) => s.source);
+  const engine = useEditor((s) => s.engine);
   const actions = useActions();
+  const save = useSaveEngine();
+  const engineDetail = useMemo((): FlowCardData['detail'] => {
+    const m = engine.manifest;
+    if (engine.state !== 'ready' || !m) return undefined;
+    const fused = Object.values(m.graph.fused).reduce((a, b) => a + b, 0);
+    return {
+      lines: [
+        { text: `${engine.name} · ${fmtBytes(engine.byteLength)}` },
+        { text: `${m.sections.length} sections: ${m.sections.map((x) => x.name).join(', ')}`, tone: 'dim' },
+        { text: `${m.graph.nodes} nodes · ${fused} fused · ${m.device.backend === 'webgpu' ? `webgpu ${m.device.architecture || m.device.vendor}` : 'wasm'}`, tone: 'dim' },
+        m.validation ? { text: m.validation.passed ? `✓ validated (${m.validation.tolerance})` : '✗ validation failed', tone: m.validation.passed ? 'ok' : 'bad' } : { text: 'not validated', tone: 'dim' },
+      ],
+      buttons: [
+        ...(save ? [{ label: 'Save engine', onClick: save, testId: 'save-engine' }] : []),
+        { label: 'Playground →', onClick: () => actions.setTab('playground'), testId: 'open-playground' },
+      ],
+    };
+  }, [engine, save, actions]);
   const rf = useReactFlow();
   const measured = useRef(new Map<string, { width: number; height: number }>());
   const [, bump] = useState(0);
@@ -28,9 +49,10 @@ function Canvas() {
       kind: n.kind, params: n.params, enabled: n.enabled, status: statuses[n.id],
       subtitle: n.kind === 'source' ? (source ? `${source.name}` : 'no model open') : undefined,
       onParam: (key: string, value: unknown) => actions.edit({ type: 'set-param', node: n.id, key, value }),
-      onRun: () => void actions.runFlow(n.kind.startsWith('pass:') ? n.id : undefined),
+      onRun: n.kind === 'playground' && engine.state === 'ready' ? () => actions.setTab('playground') : () => void actions.runFlow(n.kind.startsWith('pass:') ? n.id : undefined),
+      ...(n.kind === 'build-engine' && engineDetail ? { detail: engineDetail } : {}),
     },
-  })), [doc.nodes, selected, statuses, source, actions]);
+  })), [doc.nodes, selected, statuses, source, actions, engine.state, engineDetail]);
 
   const edges: Edge[] = useMemo(() => doc.edges.map((e) => {
     const src = doc.nodes.find((n) => n.id === e.source);

@@ -16,7 +16,11 @@ import { applyEdit, copyNodes, defaultDoc, parseDoc, passChain, pasteEdit, seria
 import { historyOf, pushHistory, redo, replacePresent, undo, type History } from '../workflow/history.ts';
 import { KIND_BY_ID } from '../workflow/kinds.ts';
 import { errorInfo, type ErrorInfo, type ModelRef, type OpenSource, type Progress, type ValidationSummary } from '../worker/protocol.ts';
+import type { RuntimeApi } from '../worker/runtime-service.ts';
 import { CancelledError, WorkerError, type LayoutJob, type LayoutService, type ModelService } from '../worker/services.ts';
+import { timingHeat } from '../runtime/timings.ts';
+import { httpFetcher, NO_ASSETS, type Fetcher } from '../runtime/assets.ts';
+import { assetsForUrl, createRuntimeActions, initialRuntimeSlices, SIDES, type RuntimeActions, type RuntimeSlices, type SideId } from './playground.ts';
 import { emptyPane, heatFor, paneFor, reveal, rollupMarks, withExpanded, type PaneId, type PaneState } from './panes.ts';
 
 export type Tab = 'graph' | 'workflow' | 'diff' | 'memory' | 'playground';
@@ -43,7 +47,9 @@ export interface SourceInfo {
   shapeNotes: string[];
 }
 
-export interface EditorState {
+export type OverlayKind = 'none' | 'memory' | 'timing' | 'external';
+
+export interface EditorState extends RuntimeSlices {
   source: SourceInfo | null;
   loading: Progress | null;
   error: ErrorInfo | null;
@@ -63,7 +69,7 @@ export interface EditorState {
   };
   diff: { seq: number | null; data: Diff | null; loading: boolean; step: StepRecord | null };
   memory: { original: MemoryPlan | null; optimized: MemoryPlan | null; dims: Record<string, number>; loading: boolean; error: string | null };
-  overlay: { kind: 'none' | 'memory' | 'external'; label: string; values: ReadonlyMap<string, number> | null };
+  overlay: { kind: OverlayKind; label: string; values: ReadonlyMap<string, number> | null; note?: string };
   tab: Tab;
   /** What the properties panel shows: a node or block of a graph pane. */
   inspect: { pane: PaneId; id: string } | null;
@@ -71,7 +77,7 @@ export interface EditorState {
   actions: EditorActions;
 }
 
-export interface EditorActions {
+export interface EditorActions extends RuntimeActions {
   open(source: OpenSource): Promise<void>;
   dismissError(): void;
   setTab(tab: Tab): void;
@@ -100,7 +106,8 @@ export interface EditorActions {
   // diff, overlays
   showDiff(seq: number | null): Promise<void>;
   computeMemory(dims?: Record<string, number>): Promise<void>;
-  setOverlay(kind: 'none' | 'memory'): Promise<void>;
+  /** 'timing': the playground's per-layer times on the graph shown (fused nodes' time split among their sources). */
+  setOverlay(kind: 'none' | 'memory' | 'timing', side?: SideId): Promise<void>;
   /** Hook for per-node numbers (runtime timings, precision sensitivity): node name → value. */
   setHeat(label: string, values: ReadonlyMap<string, number> | null): void;
   toast(text: string, kind?: Toast['kind']): void;
@@ -112,7 +119,11 @@ export interface StoreDeps {
   model: ModelService;
   layout: LayoutService;
   /** Autosave target (localStorage in the app); none in tests unless given. */
+  /** The GPU runtime host (a worker in the app; a MessageChannel host in tests); none disables the playground. */
+  runtime?: RuntimeApi | null;
   storage?: Pick<Storage, 'getItem' | 'setItem'> | null;
+  /** Reads the files beside a model URL (tokenizer.json...); fetch() in the app. */
+  fetcher?: Fetcher;
 }
 
 export const AUTOSAVE_KEY = 'fuselab.workflow.v1';
@@ -133,6 +144,8 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
   let toastId = 1;
   let dragBase: FlowDoc | null = null;
   const layoutJobs: Partial<Record<PaneId, LayoutJob>> = {};
+  const seqs = { open: 0, run: 0 };
+  let timingSide: SideId = 'optimized';
   const store = createStore<EditorState>()((set, get) => {
     const setPane = (id: PaneId, f: (p: PaneState) => PaneState) => set((s) => ({ panes: { ...s.panes, [id]: f(s.panes[id]) } }));
     const toast = (text: string, kind: Toast['kind'] = 'info') => {
@@ -142,15 +155,31 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
     const errorOf = (e: unknown): ErrorInfo => (e instanceof WorkerError ? e.info : errorInfo(e));
     const setStatus = (id: string, st: NodeRunStatus) => set((s) => ({ flow: { ...s.flow, statuses: { ...s.flow.statuses, [id]: st } } }));
     const doc = () => get().flow.history.present;
+    const runtimeActions = createRuntimeActions({
+      get, set, model: deps.model, runtime: deps.runtime ?? null, toast,
+      setNodeStatus: (id, st) => setStatus(id, st),
+      seqs: () => seqs,
+      onTimings: () => { if (get().overlay.kind === 'timing') void actions.setOverlay('timing', timingSide); },
+    });
 
     const actions: EditorActions = {
+      ...runtimeActions,
       async open(source) {
         set({ loading: { stage: 'opening', fraction: 0 }, error: null });
         const t0 = performance.now();
         try {
           const r = await deps.model.request({ type: 'open', source }, (p) => set({ loading: p }));
           const view = indexView(r.view);
+          seqs.open++;
+          const pg = get().playground;
+          const sides = { ...pg.sides };
+          for (const id of SIDES) sides[id] = { ...sides[id], layers: null, run: { ...sides[id].run, state: 'idle', text: '', error: null } };
+          // an engine built from the previous model goes with it; an opened .engine file stays
+          const engine = get().engine.origin === 'built' ? { ...initialRuntimeSlices().engine, seq: get().engine.seq + 1 } : get().engine;
           set({
+            playground: { ...pg, sides },
+            engine,
+            assets: NO_ASSETS,
             loading: null, original: view, optimized: null, mainModel: 'original',
             source: { name: r.view.summary.file, bytes: r.bytes, openMs: performance.now() - t0, shapeNotes: r.shapeNotes },
             panes: { main: paneFor(view), before: emptyPane(), after: emptyPane() },
@@ -163,6 +192,13 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
           });
         } catch (e) {
           set({ loading: null, error: errorOf(e) });
+          return;
+        }
+        // the tokenizer and configs beside a served model (bundled examples); picked by hand otherwise
+        if (source.kind === 'url') {
+          const opened = seqs.open;
+          const assets = await assetsForUrl(source.url, deps.fetcher ?? httpFetcher);
+          if (seqs.open === opened) set({ assets });
         }
       },
       dismissError: () => set({ error: null }),
@@ -173,6 +209,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         if (!view) return;
         set({ mainModel: which, panes: { ...s.panes, main: paneFor(view) }, search: { query: '', hits: [] } });
         if (s.overlay.kind === 'memory') void actions.setOverlay('memory');
+        if (s.overlay.kind === 'timing') void actions.setOverlay('timing', timingSide);
       },
       toggleGroup(pane, id) {
         setPane(pane, (p) => {
@@ -313,6 +350,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
             const removed = a ? a.before - a.after : 0;
             statusesDone[n.id] = { state: 'done', ms: a?.ms ?? 0, nodesBefore: a?.before, nodesAfter: a?.after, stat: a ? describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change') : 'no change' };
           }
+          seqs.run++;
           set((x) => ({ optimized, flow: { ...x.flow, statuses: statusesDone, running: false, record: r.record } }));
           await actions.showDiff(null);
           toast(`Optimized: ${r.record.nodesBefore} → ${r.record.nodesAfter} nodes in ${r.record.ms.toFixed(0)} ms`, 'success');
@@ -343,6 +381,16 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
               setStatus(n.id, { state: v.passed ? 'done' : 'error', ms: performance.now() - t0, stat: `${v.passed ? 'passed' : 'FAILED'} (${v.tolerance}); max |err| ${worst.toExponential(1)}` });
             } catch (e) {
               setStatus(n.id, { state: 'error', ms: performance.now() - t0, error: errorOf(e).message });
+            }
+          }
+          // build engine nodes (after validate: the build reuses its result), then the playgrounds they feed
+          for (const n of tail.filter((x) => x.kind === 'build-engine')) {
+            const target = String(n.params.target ?? 'auto') as 'auto' | 'webgpu' | 'wasm';
+            await actions.buildEngine({ target, nodeId: n.id });
+            const built = get().engine.state === 'ready';
+            for (const e of d.edges.filter((x) => x.source === n.id)) {
+              const play = d.nodes.find((x) => x.id === e.target);
+              if (play?.kind === 'playground') setStatus(play.id, built ? { state: 'done', stat: 'engine ready: open the Playground' } : { state: 'error', error: 'no engine (the build failed)' });
             }
           }
         } catch (e) {
@@ -405,7 +453,25 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         }
       },
 
-      async setOverlay(kind) {
+      async setOverlay(kind, side) {
+        if (kind === 'timing') {
+          const s = get();
+          const pick = side ?? (s.playground.sides.optimized.layers ? 'optimized' : 'plain');
+          const t = s.playground.sides[pick].layers;
+          if (!t) { toast('Generate in the Playground first: per-layer timings come from a run', 'info'); return; }
+          timingSide = pick;
+          const { view, hierarchy } = s.panes.main;
+          // the optimized engine's nodes roll back onto the source graph; on its own graph they are shown as measured.
+          // Time goes to drawn nodes only (hidden Constants would swallow their share of a fused node).
+          const onSources = !(s.mainModel === 'optimized' && pick === 'optimized');
+          const drawn = (name: string) => { const n = view?.nodeByName.get(name); return !!n && !!hierarchy?.parentOf.has(n.id); };
+          const { values, unmatchedMs } = timingHeat(t, { onSources, known: drawn });
+          actions.setHeat(`GPU time per token, ${pick} (ms)`, values);
+          const total = t.decodeMs || t.nodes.reduce((a, x) => a + x.decodeMs, 0);
+          const note = unmatchedMs > 0.005 * total ? `${((100 * unmatchedMs) / total).toFixed(0)}% of the time is in nodes onnxruntime created itself (not in this graph)` : undefined;
+          set((x) => ({ overlay: { ...x.overlay, kind: 'timing', ...(note ? { note } : {}) } }));
+          return;
+        }
         if (kind === 'none') {
           set({ overlay: { kind, label: '', values: null } });
           setPane('main', (p) => ({ ...p, heat: null }));
@@ -441,6 +507,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
       diff: { seq: null, data: null, loading: false, step: null },
       memory: { original: null, optimized: null, dims: { batch_size: 1, sequence_length: 128, past_sequence_length: 0 }, loading: false, error: null },
       overlay: { kind: 'none', label: '', values: null },
+      ...initialRuntimeSlices(),
       tab: 'graph',
       inspect: null,
       toasts: [],

@@ -8,7 +8,9 @@ import { PASSES, planMemory, workflowSteps, type Workflow } from '@fuselab/optim
 import { buildModelView, type ModelView } from '../model/view.ts';
 import { runWorkflow, type StepRecord } from '../model/run-workflow.ts';
 import { weightStats, type WeightStats } from '../model/weight-stats.ts';
-import type { ModelRef, OpenResult, OpenSource, Progress, RunResult, StepViews, ValidationSummary } from './protocol.ts';
+import type { BuildEngineRequest, BuiltEngine, ModelRef, OpenResult, OpenSource, Progress, RunResult, StepViews, ValidationSummary } from './protocol.ts';
+import type { WorkflowRunRecord } from '../model/run-workflow.ts';
+import type { EngineManifest } from '@fuselab/gpu-runtime';
 
 export class ModelHost {
   private original: Model | null = null;
@@ -19,6 +21,9 @@ export class ModelHost {
   /** seq → view after that step (modified steps only) and the step records. */
   private snapshots = new Map<number, ModelView>();
   private steps: StepRecord[] = [];
+  private record: WorkflowRunRecord | null = null;
+  /** The last validation, for the optimized model it was run on. */
+  private validation: { of: Model; result: NonNullable<EngineManifest['validation']>; ms: number } | null = null;
 
   async open(source: OpenSource, progress: (p: Progress) => void = () => {}): Promise<OpenResult> {
     const t0 = performance.now();
@@ -72,6 +77,8 @@ export class ModelHost {
     this.originalBytes = bytes;
     this.originalView = view;
     this.optimized = null;
+    this.record = null;
+    this.validation = null;
     this.file = name;
     this.snapshots.clear();
     this.steps = [];
@@ -95,6 +102,8 @@ export class ModelHost {
     });
     try { inferShapes(out); } catch { /* shapes stay as the passes left them */ }
     this.optimized = out;
+    this.record = record;
+    this.validation = null;
     return { record, view: buildModelView(out, `${this.file} (optimized)`) };
   }
 
@@ -133,7 +142,9 @@ export class ModelHost {
     const original = this.need();
     if (!this.optimized) throw new Error('run the workflow first: there is no optimized model to validate');
     const { validateModels } = await import('@fuselab/gpu-runtime');
-    const r = await validateModels(original, this.optimized, this.originalBytes ? { originalBytes: this.originalBytes } : {});
+    const optimized = this.optimized;
+    const r = await validateModels(original, optimized, this.originalBytes ? { originalBytes: this.originalBytes } : {});
+    this.validation = { of: optimized, ms: r.ms, result: { passed: r.passed, tolerance: r.tolerance.name, outputs: r.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })) } };
     return { passed: r.passed, tolerance: r.tolerance.name, outputs: r.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, cosine: o.cosine, passed: o.passed })), ms: r.ms };
   }
 
@@ -141,6 +152,62 @@ export class ModelHost {
     const m = which === 'optimized' ? this.optimized : this.original;
     if (!m) throw new Error('nothing to export yet');
     return serializeModelToBytes(m);
+  }
+
+  /** The opened file's bytes (a copy: the caller may transfer it), or the model serialized. */
+  sourceBytes(): Uint8Array {
+    const m = this.need();
+    return this.originalBytes ? this.originalBytes.slice() : serializeModelToBytes(m);
+  }
+
+  /**
+   * Packs the workflow's result into one engine file, as `fuselab build` does: validate against the
+   * original (unless told not to; a failed validation stops the build), serialize, and lay out the
+   * engine for `device` with the tokenizer, generation config and provenance. Returns the file whole.
+   */
+  async buildEngine(req: BuildEngineRequest, progress: (p: Progress) => void = () => {}): Promise<BuiltEngine> {
+    const original = this.need();
+    const optimized = this.optimized;
+    const record = this.record;
+    if (!optimized || !record) throw new Error('run the workflow first: there is no optimized model to build an engine from');
+    const rt = await import('@fuselab/gpu-runtime');
+    const t0 = performance.now();
+    let validation: EngineManifest['validation'] = null;
+    if (req.validate) {
+      if (this.validation?.of !== optimized) {
+        progress({ stage: 'validating against the original (wasm)', fraction: 0.1 });
+        await this.validate();
+      }
+      validation = this.validation?.result ?? null;
+      if (validation && !validation.passed) {
+        const worst = validation.outputs.reduce((m, o) => Math.max(m, o.maxAbsErr), 0);
+        throw new Error(`validation failed (${validation.tolerance}; max |err| ${worst.toExponential(2)}): the optimized model does not match the original, so no engine was built — find the pass with the per-step diff, or disable it`);
+      }
+    }
+    const t1 = performance.now();
+    progress({ stage: 'serializing', fraction: 0.6 });
+    const sourceBytes = this.originalBytes ?? serializeModelToBytes(original);
+    const modelBytes = serializeModelToBytes(optimized);
+    progress({ stage: 'laying out the engine', fraction: 0.8 });
+    const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
+    const { chunks, manifest, byteLength } = await rt.buildEngine({
+      source: { file: this.file, bytes: sourceBytes, nodes: original.graph.nodeCount },
+      optimized,
+      modelBytes,
+      device: req.device,
+      ortVersion: rt.ortWebVersion(rt.ortEnv()),
+      fused: record.fused,
+      provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })),
+      notes,
+      maxPositions: req.maxPositions,
+      generation: req.generation,
+      tokenizer: req.tokenizer ? { json: req.tokenizer, config: req.tokenizerConfig } : null,
+      validation,
+    });
+    const bytes = new Uint8Array(byteLength);
+    let at = 0;
+    for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+    return { bytes, manifest, ms: { validate: t1 - t0, build: performance.now() - t1 } };
   }
 
   private need(): Model {

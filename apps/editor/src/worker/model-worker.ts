@@ -19,13 +19,22 @@ async function handle(id: number, req: ModelRequest): Promise<unknown> {
     case 'memory-plan': return host.memoryPlan(req.model, req.dims);
     case 'validate': return host.validate();
     case 'export': return host.exportModel(req.model);
+    case 'source-bytes': return host.sourceBytes();
+    case 'build-engine': return host.buildEngine(req.build, progress);
   }
+}
+
+/** Byte results travel as transferables (the host keeps no reference to them). */
+function transferables(result: unknown): Transferable[] {
+  if (result instanceof Uint8Array) return [result.buffer as ArrayBuffer];
+  const bytes = (result as { bytes?: unknown } | null)?.bytes;
+  return bytes instanceof Uint8Array ? [bytes.buffer as ArrayBuffer] : [];
 }
 
 self.addEventListener('message', (ev: MessageEvent<ToWorker>) => {
   const { id, req } = ev.data;
   handle(id, req).then(
-    (result) => post({ id, kind: 'done', result }, result instanceof Uint8Array ? [result.buffer as ArrayBuffer] : []),
+    (result) => post({ id, kind: 'done', result }, transferables(result)),
     (e) => post({ id, kind: 'error', error: errorInfo(e) }),
   );
 });

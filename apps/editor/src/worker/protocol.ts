@@ -3,6 +3,7 @@
  * progress messages (stage, fraction, step records) and then one result or one error.
  */
 import type { MemoryPlan, Workflow } from '@fuselab/optimizer';
+import type { DeviceFingerprint, EngineManifest, GenerationConfig } from '@fuselab/gpu-runtime';
 import type { ModelView } from '../model/view.ts';
 import type { StepRecord, WorkflowRunRecord } from '../model/run-workflow.ts';
 import type { WeightStats } from '../model/weight-stats.ts';
@@ -40,6 +41,24 @@ export interface ValidationSummary {
   ms: number;
 }
 
+/** What `build-engine` needs beyond the workflow's result: the target device and the model's files. */
+export interface BuildEngineRequest {
+  device: DeviceFingerprint;
+  tokenizer: Uint8Array | null;
+  tokenizerConfig: Uint8Array | null;
+  generation: GenerationConfig | null;
+  maxPositions: number | null;
+  /** Validate against the original first (reuses the last validation of this optimized model). */
+  validate: boolean;
+}
+
+export interface BuiltEngine {
+  /** The whole engine file. */
+  bytes: Uint8Array;
+  manifest: EngineManifest;
+  ms: { validate: number; build: number };
+}
+
 export type ModelRequest =
   | { type: 'open'; source: OpenSource }
   | { type: 'run'; workflow: Workflow }
@@ -47,7 +66,9 @@ export type ModelRequest =
   | { type: 'weight-stats'; model: ModelRef; value: string }
   | { type: 'memory-plan'; model: ModelRef; dims: Record<string, number> }
   | { type: 'validate' }
-  | { type: 'export'; model: ModelRef };
+  | { type: 'export'; model: ModelRef }
+  | { type: 'source-bytes' }
+  | { type: 'build-engine'; build: BuildEngineRequest };
 
 export interface ModelResults {
   open: OpenResult;
@@ -57,6 +78,8 @@ export interface ModelResults {
   'memory-plan': MemoryPlan;
   validate: ValidationSummary;
   export: Uint8Array;
+  'source-bytes': Uint8Array;
+  'build-engine': BuiltEngine;
 }
 
 export interface Progress {

@@ -82,6 +82,8 @@ export function localModelService(host = new ModelHost()): ModelService {
         case 'memory-plan': out = host.memoryPlan(r.model, r.dims); break;
         case 'validate': out = await host.validate(); break;
         case 'export': out = host.exportModel(r.model); break;
+        case 'source-bytes': out = host.sourceBytes(); break;
+        case 'build-engine': out = await host.buildEngine(r.build, onProgress); break;
       }
       return out as never;
     },

@@ -43,16 +43,15 @@ function passKinds(): KindSpec[] {
   }));
 }
 
-const RUNTIME_NOTE = 'needs the engine runtime API (issue #6, in progress in packages/gpu-runtime)';
 
 export const KINDS: readonly KindSpec[] = [
   { kind: 'source', title: 'Model source', category: 'source', description: 'The ONNX model to optimize: a bundled example, a file you open, or one you drop on the window.', inputs: [], outputs: [modelOut], params: {}, available: true },
   ...passKinds(),
   { kind: 'memory-plan', title: 'memory plan', category: 'analysis', description: 'Activation lifetimes and one reusable arena (planMemory): arena vs naive vs peak bytes, KV cache per token.', inputs: [modelIn], outputs: [{ id: 'out:report', type: 'report', label: 'plan' }], params: { sequence_length: { type: 'number', default: 128, min: 1, doc: 'tokens in the planned step' }, past_sequence_length: { type: 'number', default: 0, min: 0, doc: 'cached tokens before the step' } }, available: true },
   { kind: 'validate', title: 'validate', category: 'analysis', description: 'Runs the original and the optimized model on seeded inputs in onnxruntime-web (wasm) and compares every output with the fusion tolerance.', inputs: [modelIn], outputs: [{ id: 'out:report', type: 'report', label: 'report' }], params: {}, available: true },
-  { kind: 'build-engine', title: 'build engine', category: 'runtime', description: 'Compiles the optimized model into an engine file for a device and profile.', inputs: [modelIn], outputs: [{ id: 'out:engine', type: 'engine', label: 'engine' }], params: {}, available: false, note: RUNTIME_NOTE },
-  { kind: 'playground', title: 'playground', category: 'runtime', description: 'Streams tokens from the engine: TTFT, tok/s, per-layer timings.', inputs: [{ id: 'in:engine', type: 'engine', label: 'engine' }], outputs: [], params: {}, available: false, note: RUNTIME_NOTE },
-  { kind: 'export-triton', title: 'export Triton', category: 'export', description: 'Writes a Triton model repository (config.pbtxt + model) for the optimized model.', inputs: [modelIn], outputs: [], params: {}, available: false, note: 'needs `fuselab export-triton` (packages/cli, in progress)' },
+  { kind: 'build-engine', title: 'build engine', category: 'runtime', description: 'Validates the optimized model against the original, then packs it into one .engine file for the runtime\'s device: model, tokenizer, generation config, provenance and a manifest with checksums (what `fuselab build` writes).', inputs: [modelIn], outputs: [{ id: 'out:engine', type: 'engine', label: 'engine' }], params: { target: { type: 'string', default: 'auto', choices: ['auto', 'webgpu', 'wasm'], doc: 'device to build for: auto = WebGPU when the runtime worker has an adapter, else wasm' } }, available: true },
+  { kind: 'playground', title: 'playground', category: 'runtime', description: 'Streams tokens from the engine beside the plain model: TTFT, tok/s, inter-token latency, per-layer timings.', inputs: [{ id: 'in:engine', type: 'engine', label: 'engine' }], outputs: [], params: {}, available: true },
+  { kind: 'export-triton', title: 'export Triton', category: 'export', description: 'Writes a Triton model repository (config.pbtxt + model) for the optimized model.', inputs: [modelIn], outputs: [], params: {}, available: false, note: 'from the command line for now: `fuselab export-triton X.engine --out DIR` (save the engine first); the editor cannot write a folder yet' },
 ];
 
 export const KIND_BY_ID: ReadonlyMap<string, KindSpec> = new Map(KINDS.map((k) => [k.kind, k]));
