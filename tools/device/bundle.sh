@@ -37,6 +37,11 @@ cp "$CACHE/node-$NODE_VERSION.xz" "$DEV/node.xz"
   --outfile="$DEV/bench/decode.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
   --legal-comments=none --log-level=warning
 cp tools/bench/torch_decode.py "$DEV/bench/"
+# the fuselab CLI itself (build / bench / run on engines), same externals
+"$ROOT/node_modules/.bin/esbuild" tools/device/fuselab-entry.ts --bundle --platform=node --format=esm --target=node20 \
+  --outfile="$DEV/bench/fuselab.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
+  --legal-comments=none --log-level=warning
+cp tools/device/engine.sh "$DEV/engine.sh"
 
 # 3. Trimmed node_modules: the WebGPU build of onnxruntime-web (its ESM bundle; in Node it imports the
 #    asyncify wasm's .mjs loader beside it; that wasm also serves the wasm EP) and webgpu's linux-x64
@@ -45,7 +50,10 @@ STAGE=$CACHE/stage
 rm -rf "$STAGE" && mkdir -p "$STAGE/node_modules/onnxruntime-web/dist" "$STAGE/node_modules/webgpu/dist/linux-x64"
 ORT=$ROOT/node_modules/onnxruntime-web
 WGPU=$ROOT/node_modules/webgpu
-cp "$ORT/package.json" "$ORT/LICENSE" "$STAGE/node_modules/onnxruntime-web/" 2>/dev/null || cp "$ORT/package.json" "$STAGE/node_modules/onnxruntime-web/"
+cp "$ORT/LICENSE" "$STAGE/node_modules/onnxruntime-web/" 2>/dev/null || true
+# only the WebGPU bundle ships: 'onnxruntime-web' and 'onnxruntime-web/webgpu' both resolve to it (one
+# wasm instance; it runs the wasm EP too)
+node -e "const p=require('$ORT/package.json'); p.exports={'.':'./dist/ort.webgpu.bundle.min.mjs','./webgpu':'./dist/ort.webgpu.bundle.min.mjs','./package.json':'./package.json'}; require('fs').writeFileSync('$STAGE/node_modules/onnxruntime-web/package.json', JSON.stringify(p,null,1))"
 cp "$ORT/dist/ort.webgpu.bundle.min.mjs" "$ORT/dist/ort-wasm-simd-threaded.asyncify.mjs" "$ORT/dist/ort-wasm-simd-threaded.asyncify.wasm" "$STAGE/node_modules/onnxruntime-web/dist/"
 cp "$WGPU/package.json" "$WGPU/index.js" "$WGPU/LICENSE.md" "$STAGE/node_modules/webgpu/"
 cp "$WGPU/dist/linux-x64/dawn.node" "$STAGE/node_modules/webgpu/dist/linux-x64/"

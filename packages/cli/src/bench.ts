@@ -15,7 +15,8 @@ export const BENCH_USAGE = `Usage: fuselab bench MODEL.onnx|X.engine [more ...] 
 Options:
   --prompt-len 16,512        prompt lengths for TTFT (default 16,512)
   --decode N                 tokens generated per decode measurement (default 128)
-  --context 16,1024          context lengths at which decode speed is measured (default 16,1024)
+  --context 16,1024          decode speed with the KV cache filled to these lengths (the prompt is
+                             context − decode − 1 tokens; default 16,1024)
   --repeat N                 repetitions per point; the median is reported (default 3)
   --device auto|webgpu|wasm  default auto
   --toggle T                 Dawn toggle for Node WebGPU (repeatable)
@@ -170,17 +171,17 @@ async function benchOne(path: string, rt: NodeRuntime, s: BenchSettings, log: (m
       result.ttft.push({ promptLen: p, ttftMs: +median(ms).toFixed(2) });
       log(`  TTFT @${p} tokens: ${median(ms).toFixed(2)} ms`);
     }
-    let peak = 0;
     for (const c of s.contexts) {
+      // decode at context c: the KV cache ends at c positions (prompt c − decode − 1, then decode + 1 tokens)
+      const promptLen = Math.max(1, c - s.decodeTokens - 1);
       const runs: GenerateStats[] = [];
-      for (let i = 0; i < s.repeat; i++) runs.push(await run(c, s.decodeTokens + 1));
+      for (let i = 0; i < s.repeat; i++) runs.push(await run(promptLen, s.decodeTokens + 1));
       const best = runs.sort((a, b) => a.decodeTokPerSec - b.decodeTokPerSec)[Math.floor(runs.length / 2)];
-      peak = Math.max(peak, ...runs.map((r) => r.gpuMemory?.peakBytes ?? 0));
+      if (rt.backend === 'webgpu') result.gpuMemoryPeakBytes = Math.max(result.gpuMemoryPeakBytes ?? 0, ...runs.map((r) => r.gpuMemory?.peakBytes ?? 0));
       result.decode.push({ context: c, decodeTokPerSec: +best.decodeTokPerSec.toFixed(2), interTokenP50Ms: +best.interTokenMs.p50.toFixed(3), interTokenP95Ms: +best.interTokenMs.p95.toFixed(3) });
       log(`  decode @ctx ${c}: ${best.decodeTokPerSec.toFixed(1)} tok/s (p50 ${best.interTokenMs.p50.toFixed(2)} ms, p95 ${best.interTokenMs.p95.toFixed(2)} ms)`);
     }
-    result.gpuMemoryPeakBytes = rt.backend === 'webgpu' ? peak : null;
-    if (result.gpuMemoryPeakBytes) log(`  GPU memory peak ${(peak / 2 ** 20).toFixed(1)} MiB`);
+    if (result.gpuMemoryPeakBytes) log(`  GPU memory peak ${(result.gpuMemoryPeakBytes / 2 ** 20).toFixed(1)} MiB`);
   } catch (e) {
     result.error = (e as Error).message;
     log(`  failed: ${result.error}`);

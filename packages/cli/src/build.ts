@@ -36,6 +36,9 @@ Options:
   --full-logits            keep logits for every position (default: the engine computes the last
                            position only, which is all generation needs — a 512-token prompt then
                            reads back one row instead of 512)
+  --validate-on wasm|target
+                           where validation runs (default wasm: exact, but its 4 GiB heap can't hold
+                           two copies of a model over ~1.5 GB; 'target' validates on the engine's device)
   --no-validate            skip validation against the original (not recommended)
   --json                   print the report instead of the summary
 `;
@@ -73,6 +76,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       report: { type: 'string' },
       'no-validate': { type: 'boolean' },
       'full-logits': { type: 'boolean' },
+      'validate-on': { type: 'string', default: 'wasm' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -125,17 +129,23 @@ export async function buildCommand(args: string[]): Promise<number> {
       }
     }
     const optimizedBytes = serializeModelToBytes(record.model);
+    const rt = await nodeRuntime(device, values.toggle ?? []);
+    const validateOn = values['validate-on'] as string;
+    if (validateOn !== 'wasm' && validateOn !== 'target') throw new FuselabError('USAGE', `--validate-on must be wasm or target (got '${validateOn}')`);
     let validation: BuildReport['validation'];
     if (values['no-validate']) {
       validation = { passed: true, tolerance: 'none', outputs: [], skipped: '--no-validate' };
     } else {
-      progress('  validating against the original (onnxruntime-web, wasm)...');
-      const v = await validateModels(reference, optimizedBytes, { ...(referenceBytes ? { originalBytes: referenceBytes } : {}), ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}) });
+      progress(`  validating against the original (onnxruntime-web, ${validateOn === 'target' ? rt.backend : 'wasm'})...`);
+      const v = await validateModels(reference, optimizedBytes, {
+        ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
+        ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
+        ...(validateOn === 'target' ? { ort: rt.ort, executionProviders: [rt.backend] } : {}),
+      });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })), ms: v.ms };
       if (!v.passed) throw new ValidationFailedError(v);
     }
 
-    const rt = await nodeRuntime(device, values.toggle ?? []);
     progress(`target ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);
     const io = engineIo(record.model);
     let chosen = { bytes: optimizedBytes, model: record.model, fused: record.fused, provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })) };

@@ -19,6 +19,8 @@ export function ortEnv(): typeof ort {
 
 export interface RunOptions {
   executionProviders?: string[];
+  /** The onnxruntime-web module to use (default: this package's wasm-configured one); e.g. the WebGPU bundle. */
+  ort?: typeof ort;
   /** Output names to fetch (default all). */
   outputs?: string[];
   /** External-data files the model refers to, by their `location` path. */
@@ -29,7 +31,7 @@ export interface RunOptions {
 
 /** Creates a session from model bytes. Release it with `session.release()`. */
 export async function createSession(bytes: Uint8Array, options: RunOptions = {}): Promise<ort.InferenceSession> {
-  const o = ortEnv();
+  const o = options.ort ?? ortEnv();
   return o.InferenceSession.create(bytes, {
     executionProviders: options.executionProviders ?? ['wasm'],
     // onnxruntime's own fusions off: we validate and time *our* graph, not what ORT makes of it

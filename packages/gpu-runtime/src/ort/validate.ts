@@ -6,7 +6,7 @@ import { serializeModelToBytes, type Model } from '@fuselab/graph-core';
 import { compareTensors, FP32_FUSION, type OutputComparison, type Tolerance } from './compare.ts';
 import type { HostTensor } from './host-tensor.ts';
 import { randomInputs, type InputSpec } from './inputs.ts';
-import { createSession, runSession } from './session.ts';
+import { createSession, runSession, type RunOptions } from './session.ts';
 
 export interface ValidationCase {
   /** `seed:N` for random inputs, or the recorded input set's name. */
@@ -44,6 +44,8 @@ export interface ValidateOptions {
   /** Extra recorded input sets. */
   recorded?: ValidationCase[];
   executionProviders?: string[];
+  /** The onnxruntime-web module for those providers (the WebGPU bundle for 'webgpu'). */
+  ort?: RunOptions['ort'];
   /** The original model's serialized bytes, when the caller has them (saves re-serializing it). */
   originalBytes?: Uint8Array;
 }
@@ -61,14 +63,22 @@ export async function validateModels(original: Model, optimized: Model | Uint8Ar
     }),
     ...(options.recorded ?? []),
   ];
-  const eps = { executionProviders: options.executionProviders };
-  const a = await createSession(options.originalBytes ?? toBytes(original), eps);
-  const b = await createSession(toBytes(optimized), eps);
+  const eps = { executionProviders: options.executionProviders, ...(options.ort ? { ort: options.ort } : {}) };
   const report: ValidationReport = { passed: true, tolerance: tol, cases: [], outputs: [], ms: 0 };
   const worst = new Map<string, { name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>();
+  // One model at a time: all reference runs, release, then the optimized model. onnxruntime-web's
+  // wasm heap is 4 GiB, and two sessions of a 1–2 GB model side by side don't fit in it.
+  const refs: Array<Record<string, HostTensor>> = [];
+  const a = await createSession(options.originalBytes ?? toBytes(original), eps);
   try {
-    for (const c of cases) {
-      const ref = await runSession(a, c.inputs);
+    for (const c of cases) refs.push(await runSession(a, c.inputs));
+  } finally {
+    await a.release();
+  }
+  const b = await createSession(toBytes(optimized), eps);
+  try {
+    for (const [i, c] of cases.entries()) {
+      const ref = refs[i];
       const got = await runSession(b, c.inputs);
       const outputs = Object.keys(ref).map((name) => {
         if (!got[name]) return { name, dims: [], maxAbsErr: Infinity, maxRelErr: Infinity, cosine: 0, mismatches: -1, passed: false };
@@ -86,7 +96,6 @@ export async function validateModels(original: Model, optimized: Model | Uint8Ar
       }
     }
   } finally {
-    await a.release();
     await b.release();
   }
   report.outputs = [...worst.values()];

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The engine benchmark on the GPU machine (issue #6), from the .device/ bundle: for each model, export it,
+# run the PyTorch-eager baseline, `fuselab build --tune` an engine for this GPU, `fuselab bench` the plain
+# export against the engine in one process (TTFT per prompt length, decode tok/s per context, GPU memory),
+# and `fuselab run --layer-timings` for per-node GPU time mapped to the source graph. Results in $OUT.
+#
+#   bash .device/engine.sh                   # on the GPU machine (run tool, carry .device)
+#   SMOKE=1 bash .device/engine.sh           # here, on SwiftShader, with the tiny fixtures
+set -uo pipefail
+DEV=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$DEV/.." && pwd)
+OUT=${OUT:-$DEV/out}
+WORK=${WORK:-/tmp/fuselab-device}
+PYTHON=${PYTHON:-python3}
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  MODELS=${MODELS:-gpt2-tiny}; PROMPT_LEN=${PROMPT_LEN:-16,64}; CONTEXT=${CONTEXT:-16,128}; DECODE=${DECODE:-16}; REPEAT=${REPEAT:-1}
+else
+  MODELS=${MODELS:-gpt2-small,qwen2.5-0.5b:12}; PROMPT_LEN=${PROMPT_LEN:-16,512}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-128}; REPEAT=${REPEAT:-3}
+fi
+DEADLINE=${DEADLINE:-560}; MIN_PHASE=${MIN_PHASE:-150}
+mkdir -p "$OUT" "$WORK/models"
+exec > >(tee -a "$OUT/engine.log") 2>&1
+step() { echo "=== [$(date -u +%T), +$SECONDS s] $*"; }
+
+step node
+xz -dc "$DEV/node.xz" > "$WORK/node" && chmod +x "$WORK/node" || exit 1
+NODE=$WORK/node
+trap 'rm -rf "$DEV/node_modules"' EXIT
+tar -xJf "$DEV/modules.tar.xz" -C "$DEV" || exit 1
+step vulkan
+if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]; then
+  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$f" ]; then export VK_DRIVER_FILES=$f; break; fi
+  done
+fi
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
+  if [ "$(id -u)" = 0 ]; then for d in "$DEV"/debs/*.deb; do dpkg -x "$d" /; done; ldconfig; fi
+fi
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} FUSELAB_CACHE_DIR=$OUT/cache
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1
+FL=("$NODE" "$DEV/bench/fuselab.mjs")
+
+for spec in ${MODELS//,/ }; do
+  name=${spec%%:*}; layers=; [ "$spec" != "$name" ] && layers=${spec#*:}
+  if [ $((DEADLINE - SECONDS)) -lt "$MIN_PHASE" ]; then echo "SKIPPED $spec: $((DEADLINE - SECONDS)) s left"; continue; fi
+  step "$spec: export"
+  if [ -f "$ROOT/examples/fixtures/$name-kv.onnx" ] && [ -z "$layers" ]; then model=$ROOT/examples/fixtures/$name-kv.onnx
+  elif [ "$name" = gpt2-small ]; then
+    "$PYTHON" "$DEV/scripts/make_gpt2_small.py" --out "$WORK/models/$name" --variants kv --no-io --no-check || continue
+    model=$WORK/models/$name/gpt2-small-kv.onnx
+  else
+    "$PYTHON" "$DEV/scripts/make_llama_shaped.py" --preset "$name" --out "$WORK/models/$name" --single-file --no-io --no-check ${layers:+--layers $layers} || continue
+    model=$WORK/models/$name/model.onnx
+  fi
+  ls -la "$model"
+  if [ "$spec" = "${MODELS%%,*}" ]; then ctx=$CONTEXT; dec=$DECODE; else ctx=${CONTEXT2:-16,512}; dec=${DECODE2:-64}; fi
+  step "$spec: PyTorch eager baseline"
+  FUSELAB_SCRIPTS="$DEV/scripts" "$PYTHON" "$DEV/bench/torch_decode.py" --model "$spec" --prompt-len "$PROMPT_LEN" --context "$ctx" --decode "$dec" --repeats "$REPEAT" --out "$OUT/torch-$name.json" > /dev/null || echo "FAILED torch baseline"
+  step "$spec: fuselab build --tune"
+  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name.engine" --device webgpu --tune --report "$OUT/build-$name.json" ${BUILD_ARGS:-} || { echo "FAILED build"; continue; }
+  ls -la "$WORK/$name.engine"
+  step "$spec: fuselab bench plain vs engine"
+  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" bench "$model" "$WORK/$name.engine" --device webgpu --prompt-len "$PROMPT_LEN" --context "$ctx" --decode "$dec" --repeat "$REPEAT" --json > "$OUT/bench-$name.json"
+  echo "bench exit $?"
+  step "$spec: fuselab run --layer-timings"
+  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" run "$WORK/$name.engine" --prompt-ids 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --max-tokens 32 --ignore-eos --layer-timings --json > "$OUT/run-$name.json"
+  echo "run exit $?"
+  rm -rf "$WORK/models/$name" "$WORK/$name.engine"
+done
+step done
+ls -la "$OUT"
