@@ -57,7 +57,13 @@ export interface LoadedComparable extends ComparableModel {
  */
 export async function loadComparable(path: string): Promise<LoadedComparable> {
   if (/\.engine$/i.test(path)) {
-    const engine = await parseEngine(readFileSync(path), { file: path });
+    let raw: Uint8Array;
+    try {
+      raw = readFileSync(path);
+    } catch (e) {
+      throw new CompareError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    const engine = await parseEngine(raw, { file: path });
     const bytes = engine.section('model') as Uint8Array;
     if (engine.section('weights')) throw new CompareError(`${path}: engines with external weights are not supported by compare yet`);
     return { label: path, model: loadModel(bytes, { file: `${path} (model section)` }), bytes, provenance: engine.manifest.provenance, close: () => {} };

@@ -85,6 +85,17 @@ describe('fuselab compare', () => {
     expect(run(['compare', fixture]).status).toBe(2);
     const e = run(['compare', fixture, join(tmp, 'x.engine')]);
     expect(e.status).toBe(1);
-    expect(e.stderr).toMatch(/x.engine: reading .engine files is not supported by compare yet/);
+    expect(e.stderr).toMatch(/x\.engine: cannot read \(ENOENT\)/);
+  });
+
+  it('compares an engine against the ONNX it was built from, through its provenance', () => {
+    const engine = join(tmp, 'gpt2.engine');
+    expect(run(['build', fixture, '-o', engine, '--device', 'wasm', '--full-logits']).status).toBe(0);
+    const r = run(['compare', fixture, engine, '--mark', 'all', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const rep = JSON.parse(r.stdout) as CompareReport;
+    expect(rep.passed).toBe(true);
+    expect(rep.b.nodes).toBeLessThan(rep.a.nodes / 5);
+    expect(rep.intermediates?.matched.provenance).toBeGreaterThan(0);
   });
 });
