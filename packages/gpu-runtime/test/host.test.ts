@@ -21,13 +21,13 @@ new RuntimeHost(channel.port1 as unknown as PortLike, { host: 'node-test', ort: 
 const client = new RuntimeClient(channel.port2 as unknown as PortLike);
 afterAll(() => { channel.port1.close(); channel.port2.close(); });
 
-async function engineBytes(): Promise<Uint8Array> {
+async function engineBytes(device = wasmFingerprint('node-test')): Promise<Uint8Array> {
   const bytes = readFileSync(join(dir, 'model.onnx'));
   const model = loadModel(bytes);
   const rec = runPasses(model.clone(), workflowSteps(defaultWorkflow(), PASSES));
   const { chunks, byteLength } = await buildEngine({
     source: { file: 'model.onnx', bytes, nodes: model.graph.nodeCount }, optimized: rec.model, modelBytes: serializeModelToBytes(rec.model),
-    device: wasmFingerprint('node-test'), ortVersion: ortWebVersion(ortEnv()), fused: rec.fused, provenance: rec.provenance, maxPositions: 256,
+    device, ortVersion: ortWebVersion(ortEnv()), fused: rec.fused, provenance: rec.provenance, maxPositions: 256,
     generation: JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')),
     tokenizer: { json: readFileSync(join(dir, 'tokenizer.json')), config: readFileSync(join(dir, 'tokenizer_config.json')) },
   });
@@ -41,6 +41,7 @@ describe('runtime host protocol over a MessageChannel', () => {
   it('says hello with the reason WebGPU is unavailable', async () => {
     const h = await client.hello();
     expect(h.protocol).toBe(1);
+    expect(h.ortVersion).toMatch(/^1\.\d+/);
     expect(h.device).toBeNull();
     expect(h.webgpuUnavailable).toMatch(/no adapter/);
   });
@@ -85,6 +86,16 @@ describe('runtime host protocol over a MessageChannel', () => {
       }
     }
     expect(ok).toBe(true);
+  });
+
+  it('says whether a device mismatch can be overridden, and runs the engine when told to', async () => {
+    const h100 = { backend: 'webgpu' as const, vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100', features: [], limits: {}, host: 'node-dawn', toggles: [] };
+    const bytes = await engineBytes(h100);
+    const err = await client.load({ kind: 'engine', name: 'h100.engine', bytes }).catch((e: RuntimeHostError) => e);
+    expect(err).toMatchObject({ code: 'ENGINE_DEVICE', overridable: true });
+    const info = await client.load({ kind: 'engine', name: 'h100.engine', bytes }, { allowOtherDevice: true });
+    expect(info.warnings[0]).toMatch(/built for webgpu nvidia\/hopper/);
+    await client.unload(info.engine);
   });
 
   it('answers bad requests with typed errors', async () => {

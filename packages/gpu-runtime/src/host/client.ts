@@ -33,7 +33,7 @@ export class RuntimeClient {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, (m) => {
-        if (m.type === 'error') reject(new RuntimeHostError(m.code, m.message));
+        if (m.type === 'error') reject(new RuntimeHostError(m.code, m.message, m.overridable));
         else if (m.type === expect) resolve(m as Extract<Reply, { type: T }>);
         else reject(new RuntimeHostError('PROTOCOL', `expected '${expect}' but the host replied '${m.type}'`));
       });
@@ -75,7 +75,7 @@ export class RuntimeClient {
         while (!queue.length) await new Promise<void>((r) => { wake = r; });
         wake = null;
         const m = queue.shift() as HostMessage;
-        if (m.type === 'error') throw new RuntimeHostError(m.code, m.message);
+        if (m.type === 'error') throw new RuntimeHostError(m.code, m.message, m.overridable);
         if (m.type !== 'event') continue;
         yield m.event;
         if (m.event.type === 'done') { finished = true; return; }

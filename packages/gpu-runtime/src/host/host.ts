@@ -37,9 +37,20 @@ export class RuntimeHost {
   private next = 1;
   private device: Promise<{ webgpu: DeviceFingerprint | null; reason: string | null }> | null = null;
 
+  private readonly listener = (e: { data: unknown }) => { void this.handle(e.data as HostRequest); };
+
   constructor(private readonly port: PortLike, private readonly env: HostEnvironment) {
-    port.addEventListener('message', (e) => { void this.handle(e.data as HostRequest); });
+    port.addEventListener('message', this.listener);
     port.start?.();
+  }
+
+  /** Stops listening, cancels running generations and releases every loaded engine. */
+  async dispose(): Promise<void> {
+    this.port.removeEventListener?.('message', this.listener);
+    for (const a of this.running.values()) a.abort();
+    const loaded = [...this.engines.values()];
+    this.engines.clear();
+    await Promise.all(loaded.map((l) => l.generator.release().catch(() => {})));
   }
 
   private send(msg: HostMessage): void {
@@ -64,7 +75,7 @@ export class RuntimeHost {
       switch (req.type) {
         case 'hello': {
           const d = await this.probe();
-          this.send({ type: 'hello', id: req.id, protocol: PROTOCOL_VERSION, host: this.env.host, device: d.webgpu, webgpuUnavailable: d.reason });
+          this.send({ type: 'hello', id: req.id, protocol: PROTOCOL_VERSION, host: this.env.host, ortVersion: ortWebVersion(await this.env.ort()), device: d.webgpu, webgpuUnavailable: d.reason });
           return;
         }
         case 'load': {
@@ -99,8 +110,8 @@ export class RuntimeHost {
           throw Object.assign(new Error(`unknown request type '${(req as { type: string }).type}'`), { code: 'PROTOCOL' });
       }
     } catch (e) {
-      const err = e as Error & { code?: string };
-      this.send({ type: 'error', id: (req as { id: number }).id, code: typeof err.code === 'string' ? err.code : 'HOST_ERROR', message: err.message });
+      const err = e as Error & { code?: string; overridable?: boolean };
+      this.send({ type: 'error', id: (req as { id: number }).id, code: typeof err.code === 'string' ? err.code : 'HOST_ERROR', message: err.message, ...(err.overridable !== undefined ? { overridable: err.overridable } : {}) });
     }
   }
 
@@ -132,6 +143,7 @@ export class RuntimeHost {
         eosTokenIds: eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],
         ...(source.provenance ? { provenance: source.provenance } : {}),
         ...(source.maxContext ? { maxContext: source.maxContext } : {}),
+        ...(source.graphOptimizationLevel ? { graphOptimizationLevel: source.graphOptimizationLevel } : {}),
       });
       info = { engine: id, name: source.name, backend, fallbackReason, warnings: [], manifest: null, hasTokenizer: !!tokenizer, device };
     }

@@ -28,6 +28,8 @@ export type LoadSource =
       generation?: GenerationConfig | null;
       provenance?: Array<{ node: string; opType: string; sources: string[] }>;
       maxContext?: number;
+      /** onnxruntime's own graph optimizations for this model (default 'all'; 'disabled' for an honest baseline). */
+      graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
     };
 
 export type HostRequest =
@@ -51,11 +53,11 @@ export interface LoadedInfo {
 }
 
 export type HostMessage =
-  | { type: 'hello'; id: number; protocol: typeof PROTOCOL_VERSION; host: string; device: DeviceFingerprint | null; webgpuUnavailable: string | null }
+  | { type: 'hello'; id: number; protocol: typeof PROTOCOL_VERSION; host: string; ortVersion: string; device: DeviceFingerprint | null; webgpuUnavailable: string | null }
   | ({ type: 'loaded'; id: number } & LoadedInfo)
   | { type: 'event'; id: number; event: GenerateEvent }
   | { type: 'ok'; id: number }
-  | { type: 'error'; id: number; code: string; message: string };
+  | { type: 'error'; id: number; code: string; message: string; overridable?: boolean };
 
 /** What both ends need of a port: Web Worker, `self` in a worker, MessagePort (browser, Node, Electron). */
 export interface PortLike {
@@ -69,9 +71,12 @@ export interface PortLike {
 /** A reply of type `error`, raised on the client side with the host's code and message. */
 export class RuntimeHostError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** For ENGINE_DEVICE: true when loading with allowOtherDevice would work (tuned elsewhere, not missing a feature). */
+  readonly overridable: boolean;
+  constructor(code: string, message: string, overridable = false) {
     super(message);
     this.name = 'RuntimeHostError';
     this.code = code;
+    this.overridable = overridable;
   }
 }
