@@ -60,13 +60,26 @@ for spec in ${MODELS//,/ }; do
   step "$spec: fuselab build --tune"
   timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name.engine" --device webgpu --tune --report "$OUT/build-$name.json" ${BUILD_ARGS:-} || { echo "FAILED build"; continue; }
   ls -la "$WORK/$name.engine"
-  step "$spec: fuselab bench plain vs engine"
-  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" bench "$model" "$WORK/$name.engine" --device webgpu --prompt-len "$PROMPT_LEN" --context "$ctx" --decode "$dec" --repeat "$REPEAT" --json > "$OUT/bench-$name.json"
+  engines=("$WORK/$name.engine")
+  # precision variants (PRECISIONS=fp16,int4): one engine each, benched in the same process as the rest
+  for prec in ${PRECISIONS//,/ }; do
+    case $prec in
+      fp16) flags=(--fp16 --toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
+      int4) flags=(--int4 --block 32) ;;
+      int8w) flags=(--int4 --int8-weights --block 32) ;;
+      *) echo "unknown precision $prec"; continue ;;
+    esac
+    step "$spec: fuselab build --$prec"
+    timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name-$prec.engine" --device webgpu "${flags[@]}" --report "$OUT/build-$name-$prec.json" ${BUILD_ARGS:-} \
+      && engines+=("$WORK/$name-$prec.engine") || echo "FAILED build --$prec"
+  done
+  step "$spec: fuselab bench plain vs engines"
+  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" bench "$model" "${engines[@]}" --device webgpu ${BENCH_TOGGLE:+--toggle $BENCH_TOGGLE} --prompt-len "$PROMPT_LEN" --context "$ctx" --decode "$dec" --repeat "$REPEAT" --json > "$OUT/bench-$name.json"
   echo "bench exit $?"
   step "$spec: fuselab run --layer-timings"
   timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" run "$WORK/$name.engine" --prompt-ids 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --max-tokens 32 --ignore-eos --layer-timings --json > "$OUT/run-$name.json"
   echo "run exit $?"
-  rm -rf "$WORK/models/$name" "$WORK/$name.engine"
+  rm -rf "$WORK/models/$name" "$WORK/$name"*.engine
 done
 step done
 ls -la "$OUT"

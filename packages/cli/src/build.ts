@@ -14,6 +14,7 @@ import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES,
 import { buildEngine, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
+import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
 
 export const BUILD_USAGE = `Usage: fuselab build MODEL.onnx -o X.engine [options]
 
@@ -41,7 +42,8 @@ Options:
                            two copies of a model over ~1.5 GB; 'target' validates on the engine's device)
   --no-validate            skip validation against the original (not recommended)
   --json                   print the report instead of the summary
-`;
+
+${PRECISION_USAGE}`;
 
 export interface BuildReport {
   version: 1;
@@ -57,6 +59,7 @@ export interface BuildReport {
   validation: EngineManifest['validation'] & { ms?: number; skipped?: string };
   tactics: EngineTactic[];
   tokenizer: string | null;
+  precision?: PrecisionReport;
   manifest: { format: number; builder: string; onnxruntimeWeb: string; sections: Array<{ name: string; bytes: number }> };
   totalMs: number;
 }
@@ -69,7 +72,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       output: { type: 'string', short: 'o' },
       workflow: { type: 'string' },
       profile: { type: 'string', multiple: true },
-      tokenizer: { type: 'string' },
+      // --tokenizer comes with PRECISION_OPTIONS (calibration text uses it too)
       device: { type: 'string', default: 'auto' },
       toggle: { type: 'string', multiple: true },
       tune: { type: 'boolean' },
@@ -79,6 +82,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       'validate-on': { type: 'string', default: 'wasm' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...PRECISION_OPTIONS,
     },
   });
   if (values.help) {
@@ -98,6 +102,7 @@ export async function buildCommand(args: string[]): Promise<number> {
   if (values.profile?.length) workflow.profiles = [...(workflow.profiles ?? []), ...parseProfiles(values.profile)];
   const profile: OptimizationProfile | undefined = workflow.profiles?.[0];
   const folder = modelFolderFiles(input, values.tokenizer);
+  const precisionRequest = parsePrecisionFlags(values);
 
   const file = openModelFile(input);
   let sourceBytes: Uint8Array;
@@ -106,11 +111,17 @@ export async function buildCommand(args: string[]): Promise<number> {
     sourceBytes = readFileSync(input);
     const original = file.model.clone();
     progress(`optimizing ${input} (${original.graph.nodeCount} nodes)`);
-    const record = runPasses(file.model, workflowSteps(workflow, PASSES), {
-      fixedPoint: workflow.fixedPoint ?? true,
-      profile,
-      onPass: (r) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); },
-    });
+    const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
+    let record = runPasses(file.model, workflowSteps(workflow, PASSES), { fixedPoint: workflow.fixedPoint ?? true, profile, onPass });
+    // precision runs once, after fusion, on the fused graph (as `fuselab optimize` does)
+    let precision: Awaited<ReturnType<typeof planPrecision>> | null = null;
+    let fusedOnly: typeof record.model | null = null;
+    if (precisionRequest) {
+      fusedOnly = record.model.clone();
+      precision = await planPrecision(precisionRequest, record.model, { modelPath: input, onProgress: (p) => progress(`  ${p.stage} ${p.done}/${p.total}${p.message ? `  ${p.message}` : ''}`) });
+      record = appendRecord(record, runPasses(record.model, workflowSteps({ ...workflow, passes: precision.steps }, PASSES), { fixedPoint: false, profile, onPass }));
+    }
+    const precisionReport: PrecisionReport | undefined = precision && fusedOnly ? await finishPrecisionReport(precision, fusedOnly, record.model, record) : undefined;
     const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
     // generation reads the last position's logits only: slice before the LM head, in both models,
     // so the validation below compares exactly what the engine will compute
@@ -130,6 +141,9 @@ export async function buildCommand(args: string[]): Promise<number> {
     }
     const optimizedBytes = serializeModelToBytes(record.model);
     const rt = await nodeRuntime(device, values.toggle ?? []);
+    if (precisionRequest?.method === 'fp16' && rt.backend === 'webgpu' && !rt.device.features.includes('shader-f16')) {
+      throw new FuselabError('ENGINE_BUILD', `--fp16 needs the WebGPU feature shader-f16, which ${deviceName(rt.device)} lacks (SwiftShader has none; on NVIDIA through Dawn pass --toggle enable-dawn-features=vulkan_enable_f16_on_nvidia), or build with --device wasm`);
+    }
     const validateOn = values['validate-on'] as string;
     if (validateOn !== 'wasm' && validateOn !== 'target') throw new FuselabError('USAGE', `--validate-on must be wasm or target (got '${validateOn}')`);
     let validation: BuildReport['validation'];
@@ -141,6 +155,7 @@ export async function buildCommand(args: string[]): Promise<number> {
         ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
         ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
         ...(validateOn === 'target' ? { ort: rt.ort, executionProviders: [rt.backend] } : {}),
+        ...(precision ? { tolerance: precision.tolerance } : {}),
       });
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })), ms: v.ms };
       if (!v.passed) throw new ValidationFailedError(v);
@@ -152,7 +167,8 @@ export async function buildCommand(args: string[]): Promise<number> {
     const tactics: EngineTactic[] = [];
     if (values.tune) {
       progress('  tuning tactics on this device...');
-      const tuned = await tune(rt, { fused: optimizedBytes, unfused: sourceBytes }, io, progress);
+      // with a precision flag the user chose the graph: only its runtime tactics are tuned
+      const tuned = await tune(rt, { fused: optimizedBytes, unfused: precisionRequest ? null : sourceBytes }, io, progress);
       tactics.push(...tuned);
       if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
@@ -172,6 +188,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       tactics,
       generation: folder.generation,
       tokenizer: folder.tokenizer,
+      ...(precisionReport ? { precision: { method: precisionReport.method, nodes: Object.fromEntries(precisionReport.keptHigher.map((k) => [k.node, 'fp32'])) } } : {}),
       validation: validation.skipped ? null : validation,
     });
     const out = new AtomicFile(values.output);
@@ -196,6 +213,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       validation,
       tactics,
       tokenizer: folder.tokenizer?.path ?? null,
+      ...(precisionReport ? { precision: precisionReport } : {}),
       manifest: { format: manifest.format, builder: manifest.builder.version, onnxruntimeWeb: manifest.runtime.onnxruntimeWeb, sections: manifest.sections.map((s) => ({ name: s.name, bytes: s.length })) },
       totalMs: +(performance.now() - t0).toFixed(1),
     };
@@ -216,6 +234,7 @@ function formatBuild(r: BuildReport): string {
     r.validation.skipped ? `validation skipped (${r.validation.skipped})` : `validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance})`,
   ];
   for (const t of r.tactics) lines.push(`tactic ${t.name}: ${t.chosen}  (${t.candidates.map((c) => `${c.value} ${c.tokPerSec !== undefined ? `${c.tokPerSec.toFixed(1)} tok/s` : `failed: ${c.error}`}`).join(', ')})`);
+  if (r.precision) lines.push(formatPrecision(r.precision));
   lines.push(`tokenizer ${r.tokenizer ?? 'none (run takes token ids only)'}; sections ${r.manifest.sections.map((s) => `${s.name} ${mib(s.bytes)}`).join(', ')}`);
   return lines.join('\n');
 }
@@ -261,10 +280,10 @@ async function timeCandidate(rt: NodeRuntime, bytes: Uint8Array, io: GeneratorIo
   }
 }
 
-async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8Array }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
+async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8Array | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
   const cache = readCache();
   const dev = deviceKey(rt.device);
-  const hashes = { fused: await sha256Hex(graphs.fused), unfused: await sha256Hex(graphs.unfused) };
+  const hashes = { fused: await sha256Hex(graphs.fused), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '' };
   const measuredOn = deviceName(rt.device);
   const state = { graph: 'fused' as 'fused' | 'unfused', kv: rt.backend === 'webgpu' ? 'gpu' : 'cpu', graphCapture: 'off' };
   const measure = async (tactic: string, value: string, cfg: typeof state): Promise<{ value: string; tokPerSec?: number; error?: string }> => {
@@ -275,7 +294,7 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8
       return { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
     }
     try {
-      const tps = await timeCandidate(rt, graphs[cfg.graph], io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
+      const tps = await timeCandidate(rt, graphs[cfg.graph] as Uint8Array, io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
       cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
       progress(`    ${tactic}=${value}: ${tps.toFixed(1)} tok/s`);
       return { value, tokPerSec: tps };
@@ -294,7 +313,7 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8
     if (best) (state as Record<string, string>)[name] = best.value;
     tactics.push({ name, chosen: (state as Record<string, string>)[name], candidates, measuredOn });
   };
-  await pick('graph', ['fused', 'unfused']);
+  await pick('graph', graphs.unfused ? ['fused', 'unfused'] : ['fused']);
   if (rt.backend === 'webgpu') {
     await pick('kv', ['gpu', 'cpu']);
     await pick('graphCapture', ['off', 'on']);
