@@ -130,6 +130,25 @@ describe('build → engine → run on wasm (kjv-llama, tokenizer)', () => {
     expect(r2.stderr).toMatch(/prompt is \d+ tokens but the engine's context is at most 256/);
   }, 120_000);
 
+  it('builds an int4 (MatMulNBits) engine that validates, records its precision and generates', async () => {
+    const int4 = join(dir, 'kjv-int4.engine');
+    const r = await fuselab(['build', join(kjv, 'model.onnx'), '-o', int4, '--device', 'wasm', '--int4', '--block', '32', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.validation).toMatchObject({ passed: true, tolerance: 'int4-weight-only' });
+    expect(report.fused.MatMulNBits).toBeGreaterThan(10);
+    expect(report.precision.bytes.after).toBeLessThan(report.precision.bytes.before * 0.6);
+    const { manifest } = await parseEngine(readFileSync(int4));
+    expect(manifest.precision.method).toBe('int4-weight-only');
+    const out = JSON.parse((await fuselab(['run', int4, '--prompt', greedy.prompt, '--max-tokens', '8', '--json'])).stdout);
+    expect(out.tokens).toHaveLength(8);
+    expect(out.text.length).toBeGreaterThan(8);
+    // fp16 needs shader-f16: on a device without it the build says so instead of writing an engine that can't load
+    const f = await fuselab(['build', join(kjv, 'model.onnx'), '-o', join(dir, 'f16.engine'), '--device', 'webgpu', '--fp16'], { VK_ICD_FILENAMES: '/nonexistent.json' });
+    expect(f.code).toBe(1);
+    expect(existsSync(join(dir, 'f16.engine'))).toBe(false);
+  }, 180_000);
+
   it('bench measures the plain export and the engine in one run', async () => {
     const r = await fuselab(['bench', join(kjv, 'model.onnx'), engine, '--device', 'wasm', '--prompt-len', '8,32', '--context', '8,32', '--decode', '8', '--repeat', '1', '--json']);
     expect(r.code).toBe(0);
