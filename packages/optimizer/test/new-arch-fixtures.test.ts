@@ -25,10 +25,12 @@ interface Recorded {
 }
 
 
-const FILES = ['qwen2-tiny', 'qwen2-tiny-kv', 'mistral-tiny', 'mistral-tiny-kv', 'phi3-tiny', 'phi3-tiny-kv'];
+const TORCHSCRIPT = ['qwen2-tiny', 'qwen2-tiny-kv', 'mistral-tiny', 'mistral-tiny-kv', 'phi3-tiny', 'phi3-tiny-kv'];
+// the same architectures from torch.onnx's dynamo exporter (torch 2.11, made on the GPU machine)
+const FILES = [...TORCHSCRIPT, ...TORCHSCRIPT.map((f) => `${f}.dynamo`)];
 
 describe.each(FILES)('default workflow on %s', (file) => {
-  const kv = file.endsWith('-kv');
+  const kv = file.replace('.dynamo', '').endsWith('-kv');
   const original = loadModel(readFileSync(join(fixtures, `${file}.onnx`)));
   const recorded = JSON.parse(readFileSync(join(fixtures, `${file}.io.json`), 'utf8')) as Recorded;
   const optimized = original.clone();

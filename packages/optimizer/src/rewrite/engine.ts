@@ -55,7 +55,7 @@ export function applyRewrites(model: Model, rules: readonly RewriteRule[], passN
 
   const apply = (g: Graph, rule: RewriteRule, anchor: Node, m: RewriteMatch): void => {
     const created: Node[] = [];
-    const scope = commonScope(m.nodes.map((n) => n.name)) || anchor.name;
+    const scope = commonScope(m.nodes.map(scopedName)) || scopedName(anchor);
     const builder: RewriteBuilder = {
       op(opType, inputs, attributes = {}, options = {}) {
         const name = g.uniqueName(`${scope}/${opType}_fused`);
@@ -134,6 +134,32 @@ function checkMatch(g: Graph, m: RewriteMatch): string | null {
 }
 
 /** The longest common `/`-separated prefix of node names (torch exports scope names like `/h.0/attn/...`). */
+/**
+ * A node's name with its module scope, torchscript style (`/model/layers.0/self_attn/Softmax`). The
+ * dynamo exporter names nodes flatly (`node_Softmax_246`) and records the module path in the
+ * `pkg.torch.onnx.name_scopes` metadata (`['', 'model', 'model.layers.0', 'model.layers.0.self_attn',
+ * 'softmax']`): that path is turned into the same `/model/layers.0/self_attn/` prefix.
+ */
+export function scopedName(node: Node): string {
+  if (node.name.includes('/')) return node.name;
+  const raw = node.metadata.get('pkg.torch.onnx.name_scopes');
+  if (!raw) return node.name;
+  let scopes: string[];
+  try {
+    scopes = JSON.parse(raw.replace(/'/g, '"')) as string[];
+  } catch {
+    return node.name;
+  }
+  const segments: string[] = [];
+  // the last scope is the op itself (e.g. 'softmax'); the ones before are modules, each extending the previous
+  for (let i = 1; i < scopes.length - 1; i++) {
+    const prev = scopes[i - 1];
+    const cur = scopes[i];
+    segments.push(prev && cur.startsWith(`${prev}.`) ? cur.slice(prev.length + 1) : cur);
+  }
+  return segments.length ? `/${segments.join('/')}/${node.name}` : node.name;
+}
+
 export function commonScope(names: readonly string[]): string {
   if (names.length === 0) return '';
   const split = names.map((n) => n.split('/'));
