@@ -5,6 +5,8 @@
  * more models it prints the ratios against the first (the baseline), all measured in the same run.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openModelFile } from '@fuselab/node-io';
 import { parseArgs } from 'node:util';
 import { FuselabError, loadModel } from '@fuselab/graph-core';
 import { decoderIo, deviceName, engineGenerator, Generator, prng, type GenerateStats } from '@fuselab/gpu-runtime';
@@ -151,8 +153,13 @@ async function benchOne(path: string, rt: NodeRuntime, s: BenchSettings, log: (m
       const model = loadModel(bytes, { file: path });
       result.nodes = model.graph.nodeCount;
       vocab = vocabOf(model);
+      // external-data files beside the model, checked by node-io's rules (no escapes, no links)
+      const file = openModelFile(path);
+      const externalData = [...file.externalFiles.keys()].map((location) => ({ path: location, data: readFileSync(join(dirname(path), location)) }));
+      file.close();
+      result.fileBytes += externalData.reduce((n, e) => n + e.data.byteLength, 0);
       // the plain export as a user would run it: onnxruntime's default graph optimizations on
-      gen = await Generator.create({ ort: rt.ort, model: bytes, io: decoderIo(model), executionProvider: rt.backend });
+      gen = await Generator.create({ ort: rt.ort, model: bytes, ...(externalData.length ? { externalData } : {}), io: decoderIo(model), executionProvider: rt.backend });
     }
   } catch (e) {
     result.error = (e as Error).message;

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FuselabError, PROTOBUF_LIMIT, serializeModelToBytes } from '@fuselab/graph-core';
+import { FuselabError, serializeModelSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
 import { buildEngine, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
@@ -34,6 +34,8 @@ Options:
                            CPU-resident KV, graph capture) and keep the fastest; timings are cached
                            per device in $FUSELAB_CACHE_DIR (default ~/.cache/fuselab)
   --report FILE            write the JSON build report
+  --external-weights       keep weights outside the ONNX protobuf, in the engine's weights section
+                           (automatic above 768 MiB of weights: onnxruntime-web then copies them once)
   --full-logits            keep logits for every position (default: the engine computes the last
                            position only, which is all generation needs — a 512-token prompt then
                            reads back one row instead of 512)
@@ -44,6 +46,8 @@ Options:
   --json                   print the report instead of the summary
 
 ${PRECISION_USAGE}`;
+
+const EXTERNAL_WEIGHTS_ABOVE = 768 * 2 ** 20;
 
 export interface BuildReport {
   version: 1;
@@ -79,6 +83,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       report: { type: 'string' },
       'no-validate': { type: 'boolean' },
       'full-logits': { type: 'boolean' },
+      'external-weights': { type: 'boolean' },
       'validate-on': { type: 'string', default: 'wasm' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -107,8 +112,9 @@ export async function buildCommand(args: string[]): Promise<number> {
   const file = openModelFile(input);
   let sourceBytes: Uint8Array;
   try {
-    if (file.externalFiles.size > 0 || file.byteLength >= PROTOBUF_LIMIT) throw new FuselabError('ENGINE_BUILD', `${input}: models with external data or over 2 GB are not packed into engines yet; optimize it with \`fuselab optimize --external-data\` instead`);
+    // the protobuf file as given (with external data: its graph only; the source hash covers that file)
     sourceBytes = readFileSync(input);
+    const sourceInline = file.externalFiles.size === 0;
     const original = file.model.clone();
     progress(`optimizing ${input} (${original.graph.nodeCount} nodes)`);
     const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
@@ -126,7 +132,10 @@ export async function buildCommand(args: string[]): Promise<number> {
     // generation reads the last position's logits only: slice before the LM head, in both models,
     // so the validation below compares exactly what the engine will compute
     let reference = original;
-    let referenceBytes: Uint8Array | undefined = sourceBytes;
+    // big models keep their weights outside the protobuf (in the engine's `weights` section): onnxruntime-web
+    // copies an inline model into its 4 GiB wasm heap and then each initializer out of it
+    const externalWeights = !!values['external-weights'] || (record.model.parameterStats().bytes ?? 0) > EXTERNAL_WEIGHTS_ABOVE;
+    let referenceBytes: Uint8Array | undefined = sourceInline && !externalWeights ? sourceBytes : undefined;
     if (!values['full-logits']) {
       const sliced = lastTokenLogits.run(record.model, {}, { output: 'logits' });
       if (sliced.modified) {
@@ -139,7 +148,9 @@ export async function buildCommand(args: string[]): Promise<number> {
         progress(`  last-token-logits: not applied (${sliced.diagnostics[0]?.message ?? 'no change'})`);
       }
     }
-    const optimizedBytes = serializeModelToBytes(record.model);
+    const split: SplitModel | null = externalWeights ? serializeModelSplit(record.model, { location: 'weights.bin' }) : null;
+    const optimizedBytes = split ? split.model : serializeModelToBytes(record.model);
+    if (split) progress(`  weights external: ${(split.weights.byteLength / 2 ** 20).toFixed(1)} MiB in the engine's weights section`);
     const rt = await nodeRuntime(device, values.toggle ?? []);
     if (precisionRequest?.method === 'fp16' && rt.backend === 'webgpu' && !rt.device.features.includes('shader-f16')) {
       throw new FuselabError('ENGINE_BUILD', `--fp16 needs the WebGPU feature shader-f16, which ${deviceName(rt.device)} lacks (SwiftShader has none; on NVIDIA through Dawn pass --toggle enable-dawn-features=vulkan_enable_f16_on_nvidia), or build with --device wasm`);
@@ -151,8 +162,9 @@ export async function buildCommand(args: string[]): Promise<number> {
       validation = { passed: true, tolerance: 'none', outputs: [], skipped: '--no-validate' };
     } else {
       progress(`  validating against the original (onnxruntime-web, ${validateOn === 'target' ? rt.backend : 'wasm'})...`);
-      const v = await validateModels(reference, optimizedBytes, {
+      const v = await validateModels(reference, split ?? optimizedBytes, {
         ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
+        externalWeights,
         ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
         ...(validateOn === 'target' ? { ort: rt.ort, executionProviders: [rt.backend] } : {}),
         ...(precision ? { tolerance: precision.tolerance } : {}),
@@ -168,13 +180,14 @@ export async function buildCommand(args: string[]): Promise<number> {
     if (values.tune) {
       progress('  tuning tactics on this device...');
       // with a precision flag the user chose the graph: only its runtime tactics are tuned
-      const tuned = await tune(rt, { fused: optimizedBytes, unfused: precisionRequest ? null : sourceBytes }, io, progress);
+      const tuned = await tune(rt, { fused: split ?? optimizedBytes, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes }, io, progress);
       tactics.push(...tuned);
       if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
       }
     }
     const { chunks, manifest, byteLength } = await buildEngine({
+      ...(split && chosen.bytes === optimizedBytes ? { weights: { location: split.location, bytes: split.weights } } : {}),
       source: { file: input, bytes: sourceBytes, nodes: original.graph.nodeCount },
       optimized: chosen.model,
       modelBytes: chosen.bytes,
@@ -267,8 +280,9 @@ function writeCache(c: TacticCache): void {
 }
 
 /** Decode tok/s of one configuration: warm-up, then the best of three 16-token prompt + 32-step decodes (noise only slows runs down). */
-async function timeCandidate(rt: NodeRuntime, bytes: Uint8Array, io: GeneratorIo, gpuKv: boolean, graphCapture: boolean): Promise<number> {
-  const gen = await Generator.create({ ort: rt.ort, model: bytes, io, executionProvider: rt.backend, gpuKv, graphCapture });
+async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io: GeneratorIo, gpuKv: boolean, graphCapture: boolean): Promise<number> {
+  const model = graph instanceof Uint8Array ? { model: graph } : { model: graph.model, externalData: [{ path: graph.location, data: graph.weights }] };
+  const gen = await Generator.create({ ort: rt.ort, ...model, io, executionProvider: rt.backend, gpuKv, graphCapture });
   try {
     const promptIds = Array.from({ length: 16 }, (_, i) => 1 + ((i * 7) % 50));
     await gen.run({ promptIds, maxTokens: 4, ignoreEos: true });
@@ -280,10 +294,10 @@ async function timeCandidate(rt: NodeRuntime, bytes: Uint8Array, io: GeneratorIo
   }
 }
 
-async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8Array | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
+async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
   const cache = readCache();
   const dev = deviceKey(rt.device);
-  const hashes = { fused: await sha256Hex(graphs.fused), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '' };
+  const hashes = { fused: await sha256Hex(graphs.fused instanceof Uint8Array ? graphs.fused : graphs.fused.model), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '' };
   const measuredOn = deviceName(rt.device);
   const state = { graph: 'fused' as 'fused' | 'unfused', kv: rt.backend === 'webgpu' ? 'gpu' : 'cpu', graphCapture: 'off' };
   const measure = async (tactic: string, value: string, cfg: typeof state): Promise<{ value: string; tokPerSec?: number; error?: string }> => {
@@ -294,7 +308,7 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array; unfused: Uint8
       return { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
     }
     try {
-      const tps = await timeCandidate(rt, graphs[cfg.graph] as Uint8Array, io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
+      const tps = await timeCandidate(rt, graphs[cfg.graph] as Uint8Array | SplitModel, io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
       cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
       progress(`    ${tactic}=${value}: ${tps.toFixed(1)} tok/s`);
       return { value, tokPerSec: tps };

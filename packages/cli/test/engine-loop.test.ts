@@ -149,6 +149,19 @@ describe('build → engine → run on wasm (kjv-llama, tokenizer)', () => {
     expect(existsSync(join(dir, 'f16.engine'))).toBe(false);
   }, 180_000);
 
+  it('keeps weights in a separate section with --external-weights and still generates the reference', async () => {
+    const ext = join(dir, 'kjv-ext.engine');
+    const b = await fuselab(['build', join(kjv, 'model.onnx'), '-o', ext, '--device', 'wasm', '--external-weights']);
+    expect(b.code, b.stderr).toBe(0);
+    const { manifest } = await parseEngine(readFileSync(ext));
+    const weights = manifest.sections.find((x) => x.name === 'weights');
+    expect(weights?.location).toBe('weights.bin');
+    expect(weights?.length).toBeGreaterThan(9e6);
+    expect(manifest.sections.find((x) => x.name === 'model')?.length).toBeLessThan(200_000);
+    const out = JSON.parse((await fuselab(['run', ext, '--prompt', greedy.prompt, '--max-tokens', '12', '--ignore-eos', '--json'])).stdout);
+    expect(out.tokens).toEqual(greedy.new_ids.slice(0, 12));
+  }, 120_000);
+
   it('bench measures the plain export and the engine in one run', async () => {
     const r = await fuselab(['bench', join(kjv, 'model.onnx'), engine, '--device', 'wasm', '--prompt-len', '8,32', '--context', '8,32', '--decode', '8', '--repeat', '1', '--json']);
     expect(r.code).toBe(0);

@@ -48,3 +48,43 @@ export function serializeModel(model: Model, options: ToProtoOptions & { allowOv
 export function serializeModelToBytes(model: Model, options: ToProtoOptions = {}): Uint8Array {
   return concatChunks(serializeModel(model, options));
 }
+
+/** A model serialized with its big tensors in one external-data blob (both in memory). */
+export interface SplitModel {
+  /** The ONNX protobuf, its big tensors referring to `location`. */
+  model: Uint8Array;
+  /** The external data: the referred tensors, each at a 64-byte aligned offset. */
+  weights: Uint8Array;
+  location: string;
+}
+
+/**
+ * Serializes a model with every tensor of `threshold` bytes or more moved to one in-memory external
+ * blob (onnxruntime-web's `externalData` option takes it as `{ path: location, data: weights }`).
+ * onnxruntime-web copies an inline model into its wasm heap and then copies each initializer out of
+ * it: a 1.5 GB single-file model needs ~3 GB of a 4 GiB heap. With the weights external they are
+ * copied once.
+ */
+export function serializeModelSplit(model: Model, options: { location?: string; threshold?: number; alignment?: number } = {}): SplitModel {
+  const location = options.location ?? 'model.onnx.data';
+  const threshold = options.threshold ?? 1024;
+  const alignment = options.alignment ?? 64;
+  const parts: Array<{ offset: number; bytes: Uint8Array }> = [];
+  let size = 0;
+  const encoded = serializeModel(model, {
+    inlineExternal: true,
+    externalize: (t) => {
+      if (t.dtype === 'string') return undefined;
+      const len = t.byteLength ?? t.expectedByteLength ?? 0;
+      if (len < threshold) return undefined;
+      const offset = Math.ceil(size / alignment) * alignment;
+      const bytes = t.bytes();
+      parts.push({ offset, bytes });
+      size = offset + bytes.byteLength;
+      return { location, offset, length: bytes.byteLength };
+    },
+  });
+  const weights = new Uint8Array(size);
+  for (const p of parts) weights.set(p.bytes, p.offset);
+  return { model: concatChunks(encoded), weights, location };
+}

@@ -2,7 +2,7 @@
  * Validation of an optimized model against its original: both run in real onnxruntime-web on the
  * same seeded inputs (and any recorded inputs); every output is compared with a named tolerance.
  */
-import { serializeModelToBytes, type Model } from '@fuselab/graph-core';
+import { serializeModelSplit, serializeModelToBytes, type Model, type SplitModel } from '@fuselab/graph-core';
 import { compareTensors, FP32_FUSION, type OutputComparison, type Tolerance } from './compare.ts';
 import type { HostTensor } from './host-tensor.ts';
 import { randomInputs, type InputSpec } from './inputs.ts';
@@ -46,13 +46,24 @@ export interface ValidateOptions {
   executionProviders?: string[];
   /** The onnxruntime-web module for those providers (the WebGPU bundle for 'webgpu'). */
   ort?: RunOptions['ort'];
-  /** The original model's serialized bytes, when the caller has them (saves re-serializing it). */
-  originalBytes?: Uint8Array;
+  /** The original model's serialized bytes (or bytes + external weights), when the caller has them (saves re-serializing it). */
+  originalBytes?: Uint8Array | SplitModel;
+  /**
+   * Serialize models given as IR with their weights external (in memory): needed for models over
+   * ~1 GB, which onnxruntime-web's 4 GiB wasm heap can't hold twice (inline protobuf + initializers).
+   */
+  externalWeights?: boolean;
 }
 
-const toBytes = (m: Model | Uint8Array) => (m instanceof Uint8Array ? m : serializeModelToBytes(m));
+type SessionSource = Uint8Array | SplitModel;
+const isSplit = (x: SessionSource): x is SplitModel => !(x instanceof Uint8Array);
 
-export async function validateModels(original: Model, optimized: Model | Uint8Array, options: ValidateOptions = {}): Promise<ValidationReport> {
+function sessionSource(m: Model | SessionSource, external: boolean): SessionSource {
+  if (m instanceof Uint8Array || (typeof (m as SplitModel).location === 'string' && (m as SplitModel).weights instanceof Uint8Array)) return m as SessionSource;
+  return external ? serializeModelSplit(m as Model) : serializeModelToBytes(m as Model);
+}
+
+export async function validateModels(original: Model, optimized: Model | Uint8Array | SplitModel, options: ValidateOptions = {}): Promise<ValidationReport> {
   const t0 = performance.now();
   const tol = options.tolerance ?? FP32_FUSION;
   const cases: ValidationCase[] = [
@@ -69,13 +80,14 @@ export async function validateModels(original: Model, optimized: Model | Uint8Ar
   // One model at a time: all reference runs, release, then the optimized model. onnxruntime-web's
   // wasm heap is 4 GiB, and two sessions of a 1–2 GB model side by side don't fit in it.
   const refs: Array<Record<string, HostTensor>> = [];
-  const a = await createSession(options.originalBytes ?? toBytes(original), eps);
+  const open = (src: SessionSource) => createSession(isSplit(src) ? src.model : src, { ...eps, ...(isSplit(src) ? { externalData: [{ path: src.location, data: src.weights }] } : {}) });
+  const a = await open(options.originalBytes ?? sessionSource(original, !!options.externalWeights));
   try {
     for (const c of cases) refs.push(await runSession(a, c.inputs));
   } finally {
     await a.release();
   }
-  const b = await createSession(toBytes(optimized), eps);
+  const b = await open(sessionSource(optimized, !!options.externalWeights));
   try {
     for (const [i, c] of cases.entries()) {
       const ref = refs[i];
