@@ -62,7 +62,7 @@ for spec in ${MODELS//,/ }; do
   ls -la "$WORK/$name.engine"
   engines=("$WORK/$name.engine")
   # precision variants (PRECISIONS=fp16,int4): one engine each, benched in the same process as the rest
-  for prec in ${PRECISIONS//,/ }; do
+  for prec in ${PRECISIONS:+${PRECISIONS//,/ }}; do
     case $prec in
       fp16) flags=(--fp16 --toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
       int4) flags=(--int4 --block 32) ;;

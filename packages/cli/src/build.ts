@@ -8,10 +8,10 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FuselabError, serializeModelSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
+import { FuselabError, loadModel, serializeModelSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
-import { buildEngine, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
+import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
 import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
@@ -175,19 +175,41 @@ export async function buildCommand(args: string[]): Promise<number> {
 
     progress(`target ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);
     const io = engineIo(record.model);
-    let chosen = { bytes: optimizedBytes, model: record.model, fused: record.fused, provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })) };
+    let chosen: { bytes: Uint8Array; model: typeof record.model; fused: Record<string, number>; provenance: EngineManifest['provenance']; weights?: { location: string; bytes: Uint8Array } } = {
+      bytes: optimizedBytes,
+      model: record.model,
+      fused: record.fused,
+      provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })),
+      ...(split ? { weights: { location: split.location, bytes: split.weights } } : {}),
+    };
     const tactics: EngineTactic[] = [];
     if (values.tune) {
       progress('  tuning tactics on this device...');
       // with a precision flag the user chose the graph: only its runtime tactics are tuned
-      const tuned = await tune(rt, { fused: split ?? optimizedBytes, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes }, io, progress);
+      // static KV variant (tune + model variant selection): GroupQueryAttention graphs with inline weights also get the
+      // static-KV decode form (seqlens_k/total_sequence_length inputs, one max-length KV buffer per past/present pair),
+      // the only form graph capture can record
+      let staticVariant: { model: typeof record.model; bytes: Uint8Array | SplitModel } | null = null;
+      if (record.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention')) {
+        try {
+          const m = staticKvDecodeModel(record.model);
+          staticVariant = { model: m, bytes: split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m) };
+        } catch (e) {
+          progress(`  static KV variant not made: ${(e as Error).message}`);
+        }
+      }
+      const tuned = await tune(rt, { fused: split ?? optimizedBytes, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes, static: staticVariant?.bytes ?? null }, io, progress);
       tactics.push(...tuned);
       if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
+      } else if (staticVariant && tuned.find((t) => t.name === 'kv')?.chosen === 'static') {
+        const v = staticVariant.bytes;
+        chosen = { ...chosen, bytes: v instanceof Uint8Array ? v : v.model, model: staticVariant.model, ...(v instanceof Uint8Array ? {} : { weights: { location: v.location, bytes: v.weights } }) };
+        notes.push('static KV: GroupQueryAttention reads seqlens_k (int32 [batch], valid length − 1) and total_sequence_length (int32 [1], the KV buffer length) from inputs; each past/present pair is one max_sequence_length buffer bound to both (StaticKvGenerator)');
       }
     }
     const { chunks, manifest, byteLength } = await buildEngine({
-      ...(split && chosen.bytes === optimizedBytes ? { weights: { location: split.location, bytes: split.weights } } : {}),
+      ...(chosen.weights ? { weights: chosen.weights } : {}),
       source: { file: input, bytes: sourceBytes, nodes: original.graph.nodeCount },
       optimized: chosen.model,
       modelBytes: chosen.bytes,
@@ -280,9 +302,11 @@ function writeCache(c: TacticCache): void {
 }
 
 /** Decode tok/s of one configuration: warm-up, then the best of three 16-token prompt + 32-step decodes (noise only slows runs down). */
-async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io: GeneratorIo, gpuKv: boolean, graphCapture: boolean): Promise<number> {
+async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io: GeneratorIo, gpuKv: boolean, graphCapture: boolean, staticKv = false): Promise<number> {
   const model = graph instanceof Uint8Array ? { model: graph } : { model: graph.model, externalData: [{ path: graph.location, data: graph.weights }] };
-  const gen = await Generator.create({ ort: rt.ort, ...model, io, executionProvider: rt.backend, gpuKv, graphCapture });
+  const gen = staticKv
+    ? await StaticKvGenerator.create({ ort: rt.ort, ...model, io: decoderIo(loadModel(model.model)), executionProvider: rt.backend, graphCapture, maxSequenceLength: 128 })
+    : await Generator.create({ ort: rt.ort, ...model, io, executionProvider: rt.backend, gpuKv, graphCapture });
   try {
     const promptIds = Array.from({ length: 16 }, (_, i) => 1 + ((i * 7) % 50));
     await gen.run({ promptIds, maxTokens: 4, ignoreEos: true });
@@ -294,21 +318,24 @@ async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io
   }
 }
 
-async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
+async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null; static: Uint8Array | SplitModel | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
   const cache = readCache();
   const dev = deviceKey(rt.device);
-  const hashes = { fused: await sha256Hex(graphs.fused instanceof Uint8Array ? graphs.fused : graphs.fused.model), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '' };
+  const hashes = { fused: await sha256Hex(graphs.fused instanceof Uint8Array ? graphs.fused : graphs.fused.model), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '', static: graphs.static ? await sha256Hex(graphs.static instanceof Uint8Array ? graphs.static : graphs.static.model) : '' };
   const measuredOn = deviceName(rt.device);
   const state = { graph: 'fused' as 'fused' | 'unfused', kv: rt.backend === 'webgpu' ? 'gpu' : 'cpu', graphCapture: 'off' };
   const measure = async (tactic: string, value: string, cfg: typeof state): Promise<{ value: string; tokPerSec?: number; error?: string }> => {
-    const key = `${dev}|${hashes[cfg.graph]}|graph=${cfg.graph},kv=${cfg.kv},capture=${cfg.graphCapture}`;
+    // kv=static times the static-KV variant of the fused graph (StaticKvGenerator)
+    const variant = cfg.kv === 'static' && cfg.graph === 'fused' ? 'static' : cfg.graph;
+    const key = `${dev}|${hashes[variant]}|graph=${cfg.graph},kv=${cfg.kv},capture=${cfg.graphCapture}`;
     const hit = cache.entries[key];
     if (hit) {
       progress(`    ${tactic}=${value}: ${hit.tokPerSec !== undefined ? `${hit.tokPerSec.toFixed(1)} tok/s` : `failed (${hit.error})`} (cached)`);
       return { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
     }
     try {
-      const tps = await timeCandidate(rt, graphs[cfg.graph] as Uint8Array | SplitModel, io, cfg.kv === 'gpu', cfg.graphCapture === 'on');
+      if (variant === 'static' && !graphs.static) throw new Error('no static KV variant (GroupQueryAttention graphs only)');
+      const tps = await timeCandidate(rt, graphs[variant] as Uint8Array | SplitModel, io, cfg.kv === 'gpu', cfg.graphCapture === 'on', variant === 'static');
       cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
       progress(`    ${tactic}=${value}: ${tps.toFixed(1)} tok/s`);
       return { value, tokPerSec: tps };
@@ -328,8 +355,16 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; u
     tactics.push({ name, chosen: (state as Record<string, string>)[name], candidates, measuredOn });
   };
   await pick('graph', graphs.unfused ? ['fused', 'unfused'] : ['fused']);
+  const staticKv = !!graphs.static && state.graph === 'fused';
   if (rt.backend === 'webgpu') {
-    await pick('kv', ['gpu', 'cpu']);
+    await pick('kv', staticKv ? ['gpu', 'cpu', 'static'] : ['gpu', 'cpu']);
+    // graph capture records only the static-KV decode step: time static + capture even when static alone lost
+    if (staticKv && state.kv !== 'static') {
+      const on = await measure('kv', 'static+capture', { ...state, kv: 'static', graphCapture: 'on' });
+      const kvTactic = tactics[tactics.length - 1];
+      if ((on.tokPerSec ?? 0) > Math.max(...kvTactic.candidates.map((c) => c.tokPerSec ?? 0))) state.kv = kvTactic.chosen = 'static';
+      kvTactic.candidates.push(on);
+    }
     await pick('graphCapture', ['off', 'on']);
   }
   writeCache(cache);

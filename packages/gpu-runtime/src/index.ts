@@ -37,3 +37,6 @@ export { tritonServingFiles, v2Datatype, SAMPLE_DIMS, type ServingFiles } from '
 export { PROTOCOL_VERSION, RuntimeHostError, type HostRequest, type HostMessage, type LoadSource, type LoadedInfo, type PortLike, type BackendRequest } from './host/protocol.ts';
 export { RuntimeHost, startWorkerHost, type HostEnvironment } from './host/host.ts';
 export { RuntimeClient } from './host/client.ts';
+/** Static KV cache + WebGPU graph capture for GroupQueryAttention decoders (decode step recorded once, replayed per token). */
+export { StaticKvGenerator, StaticKvError, staticKvDecodeModel, isStaticKvModel, keepRegistered, SEQLENS_K, TOTAL_SEQUENCE_LENGTH, type StaticKvOptions } from './generate/static-kv.ts';
+export { type KvSequence } from './generate/generator.ts';

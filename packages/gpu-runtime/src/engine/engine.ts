@@ -6,6 +6,7 @@ import type { Model } from '@fuselab/graph-core';
 import type * as ortTypes from 'onnxruntime-web';
 import { decoderIo } from '../decode/kv-io.ts';
 import { Generator, type GeneratorOptions, type TextCodec } from '../generate/generator.ts';
+import { StaticKvGenerator } from '../generate/static-kv.ts';
 import { createTokenizer } from '../generate/tokenizer.ts';
 import { checkDevice, type DeviceFingerprint } from './device.ts';
 import { EngineVersionError, encodeEngine, parseEngine, sha256Hex, type EngineIoContract, type EngineManifest, type EngineParts, type EngineSectionName, type GenerationConfig } from './format.ts';
@@ -166,13 +167,16 @@ export async function engineGenerator(engine: LoadedEngine, ort: typeof ortTypes
   // the context limit: the largest total length (attention mask axis 1) any profile allows
   const mask = m.io.attentionMask;
   const maxContext = Math.max(0, ...m.profiles.map((p) => (mask && typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
-  return Generator.create({
+  const kv = tacticValue(m, 'kv', 'gpu');
+  // kv 'static': the engine holds the static-KV decode model (staticKvDecodeModel); graph capture applies to its decode step
+  const create = kv === 'static' ? StaticKvGenerator.create.bind(StaticKvGenerator) : Generator.create.bind(Generator);
+  return create({
     ort,
     model: engine.model,
     ...(engine.externalData ? { externalData: engine.externalData } : {}),
     io: m.io,
     executionProvider,
-    gpuKv: tacticValue(m, 'kv', 'gpu') === 'gpu',
+    gpuKv: kv !== 'cpu',
     graphCapture: tacticValue(m, 'graphCapture', 'off') === 'on',
     provenance: m.provenance,
     tokenizer: engine.tokenizer,

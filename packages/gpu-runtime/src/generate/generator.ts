@@ -105,11 +105,21 @@ export class GenerationError extends FuselabError {
   }
 }
 
+/**
+ * One generation's model state (the KV cache) behind two calls: `run(ids, pastLen)` feeds new tokens
+ * after `pastLen` cached positions and returns the last position's logits row; `close()` frees the
+ * sequence's buffers. The growing-KV generator and the static-KV one differ only here.
+ */
+export interface KvSequence {
+  run(ids: number[], pastLen: number): Promise<Float32Array>;
+  close(): void;
+}
+
 export class Generator {
   private profilePending: boolean;
   private busy = false;
 
-  private constructor(
+  protected constructor(
     readonly options: GeneratorOptions,
     readonly session: ortTypes.InferenceSession,
     readonly gpuKv: boolean,
@@ -161,8 +171,39 @@ export class Generator {
     throw new Error('generation ended without a done event');
   }
 
+  /** Growing KV: present = past + new, fed back as the next past (GPU buffers on WebGPU, the old ones released). */
+  protected openSequence(): KvSequence {
+    const { ort, io } = this.options;
+    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+    let past: Record<string, ortTypes.Tensor> = {};
+    for (const p of io.kv) {
+      const dtype = (p.dtype ?? 'float32') === 'float16' ? 'float16' : 'float32';
+      past[p.input] = new ort.Tensor(dtype, dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
+    }
+    return {
+      run: async (ids, pastLen) => {
+        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: int64(ids, [1, ids.length]), ...past };
+        if (io.attentionMask) feeds[io.attentionMask] = int64(new Array(pastLen + ids.length).fill(1), [1, pastLen + ids.length]);
+        if (io.positionIds) feeds[io.positionIds] = int64(ids.map((_, i) => pastLen + i), [1, ids.length]);
+        const out = await this.session.run(feeds);
+        const logits = out[io.logits];
+        const row = lastRow(await logits.getData(), logits.dims, logits.type);
+        logits.dispose();
+        for (const t of Object.values(past)) t.dispose();
+        const next: Record<string, ortTypes.Tensor> = {};
+        for (const p of io.kv) next[p.input] = out[p.output];
+        past = next;
+        return row;
+      },
+      close: () => {
+        for (const t of Object.values(past)) t.dispose();
+        past = {};
+      },
+    };
+  }
+
   private async *loop(req: GenerateRequest): AsyncGenerator<GenerateEvent> {
-    const { ort, io, tokenizer } = this.options;
+    const { tokenizer } = this.options;
     const promptIds = req.promptIds ?? this.encode(req.prompt ?? '');
     if (!promptIds.length) throw new FuselabError('EMPTY_PROMPT', 'the prompt is empty (no tokens)');
     const maxContext = this.options.maxContext ?? Infinity;
@@ -173,12 +214,7 @@ export class Generator {
     resetGpuMemoryPeak();
     yield { type: 'start', promptTokens: promptIds.length, executionProvider: this.options.executionProvider };
 
-    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-    let past: Record<string, ortTypes.Tensor> = {};
-    for (const p of io.kv) {
-      const dtype = (p.dtype ?? 'float32') === 'float16' ? 'float16' : 'float32';
-      past[p.input] = new ort.Tensor(dtype, dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
-    }
+    const sequence = this.openSequence();
     const context = [...promptIds];
     const tokens: number[] = [];
     const stepMs: number[] = [];
@@ -196,22 +232,12 @@ export class Generator {
         if (req.signal && tokens.length) await yieldToEventLoop();
         if (req.signal?.aborted) { reason = 'cancelled'; break; }
         if (pastLen + ids.length > maxContext) { reason = 'max-context'; break; }
-        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: int64(ids, [1, ids.length]), ...past };
-        if (io.attentionMask) feeds[io.attentionMask] = int64(new Array(pastLen + ids.length).fill(1), [1, pastLen + ids.length]);
-        if (io.positionIds) feeds[io.positionIds] = int64(ids.map((_, i) => pastLen + i), [1, ids.length]);
-        let out: ortTypes.InferenceSession.OnnxValueMapType;
+        let row: Float32Array;
         try {
-          out = await this.session.run(feeds);
+          row = await sequence.run(ids, pastLen);
         } catch (e) {
           throw new GenerationError(tokens.length, e);
         }
-        const logits = out[io.logits];
-        const row = lastRow(await logits.getData(), logits.dims, logits.type);
-        logits.dispose();
-        for (const t of Object.values(past)) t.dispose();
-        const next: Record<string, ortTypes.Tensor> = {};
-        for (const p of io.kv) next[p.input] = out[p.output];
-        past = next;
         pastLen += ids.length;
         const id = sampler.next(row, context);
         const now = performance.now();
@@ -246,7 +272,7 @@ export class Generator {
         }
       }
     } finally {
-      for (const t of Object.values(past)) t.dispose();
+      sequence.close();
     }
     const totalMs = performance.now() - t0;
     if (this.profilePending) {
@@ -293,7 +319,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** The last position's row of [batch, seq, vocab] logits, as float32. */
-function lastRow(data: unknown, dims: readonly number[], type: string): Float32Array {
+export function lastRow(data: unknown, dims: readonly number[], type: string): Float32Array {
   const vocab = dims[dims.length - 1];
   if (type === 'float32') {
     const d = data as Float32Array;

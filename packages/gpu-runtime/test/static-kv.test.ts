@@ -1,0 +1,71 @@
+/**
+ * Static KV cache on wasm: the trained kjv-llama, fused (GroupQueryAttention) and rewired by
+ * `staticKvDecodeModel`, decodes from max-length KV buffers with the same greedy tokens as the
+ * growing-KV Generator (and PyTorch's, recorded in greedy.json).
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { serializeModelToBytes } from '@fuselab/graph-core';
+import { openModelFile } from '@fuselab/node-io';
+import { defaultWorkflow, lastTokenLogits, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
+import { decoderIo, Generator, isStaticKvModel, ortEnv, StaticKvError, staticKvDecodeModel, StaticKvGenerator } from '../src/index.ts';
+
+const kjv = new URL('../../../examples/models/kjv-llama/', import.meta.url).pathname;
+const greedy = JSON.parse(readFileSync(`${kjv}greedy.json`, 'utf8')) as { prompt_ids: number[]; new_ids: number[] };
+
+function fusedKjv() {
+  const file = openModelFile(`${kjv}model.onnx`);
+  try {
+    const record = runPasses(file.model, workflowSteps(defaultWorkflow(), PASSES), { fixedPoint: true });
+    lastTokenLogits.run(record.model, {}, { output: 'logits' });
+    return record.model;
+  } finally {
+    file.close();
+  }
+}
+
+describe('static KV cache (wasm, kjv-llama)', () => {
+  const fused = fusedKjv();
+
+  it('staticKvDecodeModel feeds GroupQueryAttention seqlens_k / total_sequence_length from inputs', () => {
+    const m = staticKvDecodeModel(fused);
+    expect(isStaticKvModel(m)).toBe(true);
+    const names = m.graph.inputs.filter((v) => !v.initializer).map((v) => v.name);
+    expect(names).toContain('seqlens_k');
+    expect(names).not.toContain('attention_mask');
+    expect(m.graph.nodes.some((n) => n.opType === 'Shape' || n.opType === 'ReduceSum')).toBe(false);
+    expect(m.graph.inputs.find((v) => v.name === 'past_key_values.0.key')?.shape?.[2]).toBe('max_sequence_length');
+    expect(() => staticKvDecodeModel(m)).not.toThrow();
+    expect(fused.graph.inputs.some((v) => v.name === 'attention_mask')).toBe(true); // the source is untouched
+  });
+
+  it('refuses a model without GroupQueryAttention', () => {
+    const m = fused.clone();
+    for (const n of m.graph.nodes) if (n.opType === 'GroupQueryAttention') n.opType = 'NotGqa';
+    expect(() => staticKvDecodeModel(m)).toThrow(StaticKvError);
+  });
+
+  it('decodes the same greedy tokens as the growing-KV generator', async () => {
+    const ort = ortEnv();
+    const growingBytes = serializeModelToBytes(fused);
+    const growing = await Generator.create({ ort, model: growingBytes, io: decoderIo(fused), executionProvider: 'wasm' });
+    const want = await growing.run({ promptIds: greedy.prompt_ids, maxTokens: greedy.new_ids.length, ignoreEos: true });
+    await growing.release();
+    expect(want.tokens).toEqual(greedy.new_ids);
+
+    const m = staticKvDecodeModel(fused);
+    const gen = await StaticKvGenerator.create({ ort, model: serializeModelToBytes(m), io: decoderIo(m), executionProvider: 'wasm', maxSequenceLength: 64 });
+    const got = await gen.run({ promptIds: greedy.prompt_ids, maxTokens: greedy.new_ids.length, ignoreEos: true });
+    expect(got.tokens).toEqual(want.tokens);
+    // a second generation reuses the buffers (stale positions past seqlens_k are never read)
+    const again = await gen.run({ promptIds: greedy.prompt_ids.slice(0, 3), maxTokens: 5, ignoreEos: true });
+    const ref = await Generator.create({ ort, model: growingBytes, io: decoderIo(fused), executionProvider: 'wasm' });
+    expect(again.tokens).toEqual((await ref.run({ promptIds: greedy.prompt_ids.slice(0, 3), maxTokens: 5, ignoreEos: true })).tokens);
+    await ref.release();
+    // the buffers bound the context
+    const long = await gen.run({ promptIds: greedy.prompt_ids, maxTokens: 100, ignoreEos: true });
+    expect(long.reason).toBe('max-context');
+    expect(long.tokens.length).toBe(64 - greedy.prompt_ids.length + 1);
+    await gen.release();
+  }, 120_000);
+});
