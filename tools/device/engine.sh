@@ -70,7 +70,7 @@ for spec in ${MODELS//,/ }; do
       *) echo "unknown precision $prec"; continue ;;
     esac
     step "$spec: fuselab build --$prec"
-    timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name-$prec.engine" --device webgpu "${flags[@]}" --report "$OUT/build-$name-$prec.json" ${BUILD_ARGS:-} \
+    timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name-$prec.engine" --device webgpu --tune "${flags[@]}" --report "$OUT/build-$name-$prec.json" ${BUILD_ARGS:-} \
       && engines+=("$WORK/$name-$prec.engine") || echo "FAILED build --$prec"
   done
   step "$spec: fuselab bench plain vs engines"
@@ -81,5 +81,6 @@ for spec in ${MODELS//,/ }; do
   echo "run exit $?"
   rm -rf "$WORK/models/$name" "$WORK/$name"*.engine
 done
+tar -C "$OUT" -czf "$OUT/results.tgz" --exclude results.tgz . 2>/dev/null
 step done
 ls -la "$OUT"
