@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes, type Model } from '@fuselab/graph-core';
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, parseProfiles, planMemory, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
-import { validateModels, type ValidationReport } from '@fuselab/gpu-runtime';
+import { validateModels, validationCases, type ValidationReport } from '@fuselab/gpu-runtime';
+import { startReferenceRun, type ReferenceRun } from './reference-runner.ts';
 import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
 
 export interface OptimizeReport {
@@ -100,8 +101,13 @@ export async function optimizeCommand(args: string[]): Promise<number> {
   if (values.profile?.length) workflow.profiles = [...(workflow.profiles ?? []), ...parseProfiles(values.profile)];
   const profile = pickProfile(workflow.profiles ?? [], values['optimize-for']);
   const file = openModelFile(positionals[0]);
+  let reference: ReferenceRun | null = null;
   try {
     const original = file.model.clone();
+    // the original's validation runs start now, in a worker thread, while the passes run here
+    const inline = file.externalFiles.size === 0 && file.byteLength < PROTOBUF_LIMIT;
+    const validateSpec = profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {};
+    if (!values['no-validate'] && inline) reference = startReferenceRun(positionals[0], validationCases(original, validateSpec));
     const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
     const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
     let record = runPasses(file.model, workflowSteps(workflow, PASSES), { fixedPoint: workflow.fixedPoint ?? true, profile, onPass });
@@ -126,9 +132,10 @@ export async function optimizeCommand(args: string[]): Promise<number> {
     } else {
       progress('  validating against the original (onnxruntime-web, wasm)...');
       // the original file's own bytes, when it has no external data, instead of re-serializing it
-      const originalBytes = file.externalFiles.size === 0 && file.byteLength < PROTOBUF_LIMIT ? readFileSync(positionals[0]) : undefined;
+      const originalBytes = inline && !reference ? readFileSync(positionals[0]) : undefined;
       const v = await validateModels(original, optimizedBytes ?? record.model, {
         originalBytes,
+        ...(reference ? { referenceOutputs: reference.outputs } : {}),
         ...(precision ? { tolerance: precision.tolerance } : {}),
         // validate at the profile's opt shapes: a frozen model only accepts those
         ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
@@ -147,6 +154,7 @@ export async function optimizeCommand(args: string[]): Promise<number> {
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatSummary(report)}\n`);
     return 0;
   } finally {
+    reference?.cancel();
     file.close();
   }
 }

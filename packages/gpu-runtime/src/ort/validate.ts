@@ -53,6 +53,23 @@ export interface ValidateOptions {
    * ~1 GB, which onnxruntime-web's 4 GiB wasm heap can't hold twice (inline protobuf + initializers).
    */
   externalWeights?: boolean;
+  /**
+   * The original model's outputs on `validationCases(original, options)`, computed elsewhere (e.g. in
+   * a worker thread while the passes run); validation then only runs the optimized model.
+   */
+  referenceOutputs?: Promise<Array<Record<string, HostTensor>>>;
+}
+
+/** The input sets validation runs: seeded random inputs that respect the model, then recorded ones. */
+export function validationCases(original: Model, options: Pick<ValidateOptions, 'seeds' | 'inputSpec' | 'recorded'> = {}): ValidationCase[] {
+  return [
+    ...(options.seeds ?? [1, 2, 3]).map((seed, i) => {
+      // caller-given dims win; otherwise cycle through the default shapes
+      const dims = options.inputSpec?.dims ?? DEFAULT_VALIDATION_SHAPES[i % DEFAULT_VALIDATION_SHAPES.length];
+      return { name: `seed:${seed} ${JSON.stringify(dims)}`, inputs: randomInputs(original, { ...options.inputSpec, dims, seed }) };
+    }),
+    ...(options.recorded ?? []),
+  ];
 }
 
 type SessionSource = Uint8Array | SplitModel;
@@ -66,49 +83,51 @@ function sessionSource(m: Model | SessionSource, external: boolean): SessionSour
 export async function validateModels(original: Model, optimized: Model | Uint8Array | SplitModel, options: ValidateOptions = {}): Promise<ValidationReport> {
   const t0 = performance.now();
   const tol = options.tolerance ?? FP32_FUSION;
-  const cases: ValidationCase[] = [
-    ...(options.seeds ?? [1, 2, 3]).map((seed, i) => {
-      // caller-given dims win; otherwise cycle through the default shapes
-      const dims = options.inputSpec?.dims ?? DEFAULT_VALIDATION_SHAPES[i % DEFAULT_VALIDATION_SHAPES.length];
-      return { name: `seed:${seed} ${JSON.stringify(dims)}`, inputs: randomInputs(original, { ...options.inputSpec, dims, seed }) };
-    }),
-    ...(options.recorded ?? []),
-  ];
+  const cases = validationCases(original, options);
   const eps = { executionProviders: options.executionProviders, ...(options.ort ? { ort: options.ort } : {}) };
   const report: ValidationReport = { passed: true, tolerance: tol, cases: [], outputs: [], ms: 0 };
   const worst = new Map<string, { name: string; maxAbsErr: number; maxRelErr: number; cosine: number; passed: boolean }>();
-  // One model at a time: all reference runs, release, then the optimized model. onnxruntime-web's
-  // wasm heap is 4 GiB, and two sessions of a 1–2 GB model side by side don't fit in it.
-  const refs: Array<Record<string, HostTensor>> = [];
+  // One model at a time (onnxruntime-web's wasm heap is 4 GiB; two sessions of a 1–2 GB model side by
+  // side don't fit): the reference runs, release, then the optimized model's runs, release. When the
+  // reference outputs come from elsewhere (a worker), the optimized model runs first, overlapping them.
   const open = (src: SessionSource) => createSession(isSplit(src) ? src.model : src, { ...eps, ...(isSplit(src) ? { externalData: [{ path: src.location, data: src.weights }] } : {}) });
-  const a = await open(options.originalBytes ?? sessionSource(original, !!options.externalWeights));
-  try {
-    for (const c of cases) refs.push(await runSession(a, c.inputs));
-  } finally {
-    await a.release();
-  }
-  const b = await open(sessionSource(optimized, !!options.externalWeights));
-  try {
-    for (const [i, c] of cases.entries()) {
-      const ref = refs[i];
-      const got = await runSession(b, c.inputs);
-      const outputs = Object.keys(ref).map((name) => {
-        if (!got[name]) return { name, dims: [], maxAbsErr: Infinity, maxRelErr: Infinity, cosine: 0, mismatches: -1, passed: false };
-        return compareTensors(name, ref[name], got[name], tol);
-      });
-      report.cases.push({ name: c.name, outputs });
-      for (const o of outputs) {
-        const w = worst.get(o.name) ?? { name: o.name, maxAbsErr: 0, maxRelErr: 0, cosine: 1, passed: true };
-        w.maxAbsErr = Math.max(w.maxAbsErr, o.maxAbsErr);
-        w.maxRelErr = Math.max(w.maxRelErr, o.maxRelErr);
-        w.cosine = Math.min(w.cosine, o.cosine);
-        w.passed &&= o.passed;
-        worst.set(o.name, w);
-        report.passed &&= o.passed;
-      }
+  const runAll = async (src: SessionSource): Promise<Array<Record<string, HostTensor>>> => {
+    const session = await open(src);
+    try {
+      const out: Array<Record<string, HostTensor>> = [];
+      for (const c of cases) out.push(await runSession(session, c.inputs));
+      return out;
+    } finally {
+      await session.release();
     }
-  } finally {
-    await b.release();
+  };
+  let refs: Array<Record<string, HostTensor>>;
+  let gots: Array<Record<string, HostTensor>>;
+  if (options.referenceOutputs) {
+    gots = await runAll(sessionSource(optimized, !!options.externalWeights));
+    refs = await options.referenceOutputs;
+    if (refs.length !== cases.length) throw new Error(`validation: ${refs.length} reference results for ${cases.length} cases`);
+  } else {
+    refs = await runAll(options.originalBytes ?? sessionSource(original, !!options.externalWeights));
+    gots = await runAll(sessionSource(optimized, !!options.externalWeights));
+  }
+  for (const [i, c] of cases.entries()) {
+    const ref = refs[i];
+    const got = gots[i];
+    const outputs = Object.keys(ref).map((name) => {
+      if (!got[name]) return { name, dims: [], maxAbsErr: Infinity, maxRelErr: Infinity, cosine: 0, mismatches: -1, passed: false };
+      return compareTensors(name, ref[name], got[name], tol);
+    });
+    report.cases.push({ name: c.name, outputs });
+    for (const o of outputs) {
+      const w = worst.get(o.name) ?? { name: o.name, maxAbsErr: 0, maxRelErr: 0, cosine: 1, passed: true };
+      w.maxAbsErr = Math.max(w.maxAbsErr, o.maxAbsErr);
+      w.maxRelErr = Math.max(w.maxRelErr, o.maxRelErr);
+      w.cosine = Math.min(w.cosine, o.cosine);
+      w.passed &&= o.passed;
+      worst.set(o.name, w);
+      report.passed &&= o.passed;
+    }
   }
   report.outputs = [...worst.values()];
   report.ms = performance.now() - t0;
