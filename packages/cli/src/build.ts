@@ -10,11 +10,12 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FuselabError, loadModel, serializeModelSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
-import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type OptimizationProfile } from '@fuselab/optimizer';
+import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, type OptimizationProfile } from '@fuselab/optimizer';
 import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
-import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
+import { finishPrecisionReport, formatPrecision, parsePrecisionFlags, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
+import { runPipeline } from './pipeline.ts';
 
 export const BUILD_USAGE = `Usage: fuselab build MODEL.onnx -o X.engine [options]
 
@@ -117,16 +118,8 @@ export async function buildCommand(args: string[]): Promise<number> {
     const sourceInline = file.externalFiles.size === 0;
     const original = file.model.clone();
     progress(`optimizing ${input} (${original.graph.nodeCount} nodes)`);
-    const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
-    let record = runPasses(file.model, workflowSteps(workflow, PASSES), { fixedPoint: workflow.fixedPoint ?? true, profile, onPass });
-    // precision runs once, after fusion, on the fused graph (as `fuselab optimize` does)
-    let precision: Awaited<ReturnType<typeof planPrecision>> | null = null;
-    let fusedOnly: typeof record.model | null = null;
-    if (precisionRequest) {
-      fusedOnly = record.model.clone();
-      precision = await planPrecision(precisionRequest, record.model, { modelPath: input, onProgress: (p) => progress(`  ${p.stage} ${p.done}/${p.total}${p.message ? `  ${p.message}` : ''}`) });
-      record = appendRecord(record, runPasses(record.model, workflowSteps({ ...workflow, passes: precision.steps }, PASSES), { fixedPoint: false, profile, onPass }));
-    }
+    // the passes, then precision once on the fused graph (pipeline.ts, shared with `optimize`)
+    const { record, precision, fusedOnly } = await runPipeline(file.model, input, workflow, profile, precisionRequest, progress);
     const precisionReport: PrecisionReport | undefined = precision && fusedOnly ? await finishPrecisionReport(precision, fusedOnly, record.model, record) : undefined;
     const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
     // generation reads the last position's logits only: slice before the LM head, in both models,

@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PROTOBUF_LIMIT, FuselabError, serializeModelToBytes, type Model } from '@fuselab/graph-core';
 import { openModelFile, saveModelFile, writeFileAtomic } from '@fuselab/node-io';
-import { defaultWorkflow, parseProfiles, planMemory, parseWorkflow, PASSES, profileDimValues, runPasses, workflowSteps, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
+import { defaultWorkflow, parseProfiles, planMemory, parseWorkflow, PASSES, profileDimValues, type Diagnostic, type OptimizationProfile, type OptimizeRecord, type Workflow } from '@fuselab/optimizer';
 import { validateModels, validationCases, type ValidationReport } from '@fuselab/gpu-runtime';
 import { startReferenceRun, type ReferenceRun } from './reference-runner.ts';
-import { appendRecord, finishPrecisionReport, formatPrecision, parsePrecisionFlags, planPrecision, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
+import { finishPrecisionReport, formatPrecision, parsePrecisionFlags, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
+import { runPipeline } from './pipeline.ts';
 
 export interface OptimizeReport {
   version: 1;
@@ -109,17 +110,8 @@ export async function optimizeCommand(args: string[]): Promise<number> {
     const validateSpec = profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {};
     if (!values['no-validate'] && inline) reference = startReferenceRun(positionals[0], validationCases(original, validateSpec));
     const progress = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
-    const onPass = (r: { modified: boolean; name: string; round: number; nodesBefore: number; nodesAfter: number; ms: number }) => { if (r.modified) progress(`  ${r.name.padEnd(34)} round ${r.round}  ${String(r.nodesBefore).padStart(6)} → ${String(r.nodesAfter).padEnd(6)} ${r.ms.toFixed(0)} ms`); };
-    let record = runPasses(file.model, workflowSteps(workflow, PASSES), { fixedPoint: workflow.fixedPoint ?? true, profile, onPass });
-    // precision runs once, after fusion, on the fused graph (calibration sees the tensors that get quantized)
-    let precision: Awaited<ReturnType<typeof planPrecision>> | null = null;
-    let fused: Model | null = null;
-    if (precisionRequest) {
-      fused = record.model.clone();
-      precision = await planPrecision(precisionRequest, record.model, { modelPath: positionals[0], onProgress: (p) => progress(`  ${p.stage} ${p.done}/${p.total}${p.message ? `  ${p.message}` : ''}`) });
-      const steps = workflowSteps({ ...workflow, passes: precision.steps }, PASSES);
-      record = appendRecord(record, runPasses(record.model, steps, { fixedPoint: false, profile, onPass }));
-    }
+    // the passes, then precision once on the fused graph (pipeline.ts, shared with `build`)
+    const { record, precision, fusedOnly: fused } = await runPipeline(file.model, positionals[0], workflow, profile, precisionRequest, progress);
     const planDims = { ...DEFAULT_PLAN_DIMS, ...(profile ? profileDimValues(original, profile) : {}) };
     const memory = memorySummary(original, record.model, planDims);
     const big = (record.model.parameterStats().bytes ?? 0) > PROTOBUF_LIMIT * 0.9;
