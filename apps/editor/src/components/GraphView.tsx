@@ -1,6 +1,7 @@
 import { useActions } from '../hooks/useActions.ts';
 import { useEditor } from '../hooks/useEditor.ts';
 import { GraphCanvas } from './GraphCanvas.tsx';
+import { SensitivityPanel } from './SensitivityPanel.tsx';
 
 /** The model tab: the graph canvas with its model switch (original / optimized) and overlays. */
 export function GraphView() {
@@ -37,16 +38,17 @@ export function GraphView() {
           ))}
         </div>
         <select value={overlay.kind === 'timing' ? `timing:${overlay.label.includes('plain') ? 'plain' : 'optimized'}` : overlay.kind} data-testid="overlay-select"
-          onChange={(e) => { const [k, side] = e.target.value.split(':'); if (k !== 'external') void actions.setOverlay(k as 'none' | 'memory' | 'timing', side as 'plain' | 'optimized' | undefined); }}
+          onChange={(e) => { const [k, side] = e.target.value.split(':'); if (k !== 'external') void actions.setOverlay(k as 'none' | 'memory' | 'timing' | 'sensitivity', side as 'plain' | 'optimized' | undefined); }}
           className="h-8 rounded-lg border border-white/10 bg-slate-900/85 px-2 text-xs text-slate-200 shadow-lg outline-none">
           <option value="none">No overlay</option>
           <option value="memory">Heatmap: activation memory</option>
           {overlay.kind === 'external' && <option value="external">Heatmap: {overlay.label}</option>}
           <option value="timing:optimized" disabled={!hasTimings.optimized} data-testid="overlay-timing">Heatmap: GPU time per layer — optimized run{hasTimings.optimized ? '' : ' (generate in the Playground)'}</option>
           <option value="timing:plain" disabled={!hasTimings.plain}>Heatmap: GPU time per layer — plain run</option>
-          <option value="int8" disabled>Heatmap: INT8 sensitivity</option>
+          <option value="sensitivity" data-testid="overlay-sensitivity">Heatmap: INT8 sensitivity per layer (runs on wasm)</option>
         </select>
       </div>
+      <SensitivityPanel />
       {overlay.kind === 'timing' && (
         <div className="absolute right-3 top-14 max-w-xs rounded-lg border border-white/10 bg-slate-900/85 px-3 py-2 text-[11px] text-slate-300 shadow-lg backdrop-blur" data-testid="timing-overlay-note">
           <div className="font-medium text-slate-100">{overlay.label}</div>

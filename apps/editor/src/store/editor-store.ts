@@ -15,7 +15,7 @@ import type { WeightStats } from '../model/weight-stats.ts';
 import { applyEdit, copyNodes, defaultDoc, parseDoc, passChain, pasteEdit, serializeDoc, toWorkflow, type Clip, type Edit, type FlowDoc } from '../workflow/document.ts';
 import { historyOf, pushHistory, redo, replacePresent, undo, type History } from '../workflow/history.ts';
 import { KIND_BY_ID } from '../workflow/kinds.ts';
-import { errorInfo, type ErrorInfo, type ModelRef, type OpenSource, type Progress, type ValidationSummary } from '../worker/protocol.ts';
+import { errorInfo, type ErrorInfo, type ModelRef, type OpenSource, type Progress, type SensitivityResult, type ValidationSummary } from '../worker/protocol.ts';
 import type { RuntimeApi } from '../worker/runtime-service.ts';
 import { CancelledError, WorkerError, type LayoutJob, type LayoutService, type ModelService } from '../worker/services.ts';
 import { timingHeat } from '../runtime/timings.ts';
@@ -47,7 +47,21 @@ export interface SourceInfo {
   shapeNotes: string[];
 }
 
-export type OverlayKind = 'none' | 'memory' | 'timing' | 'external';
+export type OverlayKind = 'none' | 'memory' | 'timing' | 'sensitivity' | 'external';
+
+/** Per-layer INT8 sensitivity of the opened model (computed in the model worker). */
+export interface SensitivityState {
+  state: 'idle' | 'running' | 'done' | 'error' | 'cancelled';
+  progress: Progress | null;
+  result: SensitivityResult | null;
+  error: string | null;
+  /** Calibration text the user picked (tokenized with the model's tokenizer); none: random data. */
+  text: { name: string; text: string } | null;
+}
+
+export const SENSITIVITY_LABEL = 'INT8 sensitivity (1 − logits cosine)';
+
+const idleSensitivity = (text: SensitivityState['text'] = null): SensitivityState => ({ state: 'idle', progress: null, result: null, error: null, text });
 
 export interface EditorState extends RuntimeSlices {
   source: SourceInfo | null;
@@ -70,6 +84,7 @@ export interface EditorState extends RuntimeSlices {
   diff: { seq: number | null; data: Diff | null; loading: boolean; step: StepRecord | null };
   memory: { original: MemoryPlan | null; optimized: MemoryPlan | null; dims: Record<string, number>; loading: boolean; error: string | null };
   overlay: { kind: OverlayKind; label: string; values: ReadonlyMap<string, number> | null; note?: string };
+  sensitivity: SensitivityState;
   tab: Tab;
   /** What the properties panel shows: a node or block of a graph pane. */
   inspect: { pane: PaneId; id: string } | null;
@@ -107,7 +122,15 @@ export interface EditorActions extends RuntimeActions {
   showDiff(seq: number | null): Promise<void>;
   computeMemory(dims?: Record<string, number>): Promise<void>;
   /** 'timing': the playground's per-layer times on the graph shown (fused nodes' time split among their sources). */
-  setOverlay(kind: 'none' | 'memory' | 'timing', side?: SideId): Promise<void>;
+  setOverlay(kind: 'none' | 'memory' | 'timing' | 'sensitivity', side?: SideId): Promise<void>;
+  /**
+   * Per-layer INT8 sensitivity of the original model in the model worker (calibrate, then quantize
+   * each MatMul alone), shown as the 'sensitivity' heatmap. Calibrates on the picked text with the
+   * model's tokenizer, else on random data (with a loud warning). Small by default: 2 batches of 16 tokens.
+   */
+  runSensitivity(options?: { batches?: number; sequenceLength?: number }): Promise<void>;
+  cancelSensitivity(): void;
+  setCalibrationText(text: { name: string; text: string } | null): void;
   /** Hook for per-node numbers (runtime timings, precision sensitivity): node name → value. */
   setHeat(label: string, values: ReadonlyMap<string, number> | null): void;
   toast(text: string, kind?: Toast['kind']): void;
@@ -144,7 +167,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
   let toastId = 1;
   let dragBase: FlowDoc | null = null;
   const layoutJobs: Partial<Record<PaneId, LayoutJob>> = {};
-  const seqs = { open: 0, run: 0 };
+  const seqs = { open: 0, run: 0, sensitivity: 0 };
   let timingSide: SideId = 'optimized';
   const store = createStore<EditorState>()((set, get) => {
     const setPane = (id: PaneId, f: (p: PaneState) => PaneState) => set((s) => ({ panes: { ...s.panes, [id]: f(s.panes[id]) } }));
@@ -186,6 +209,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
             diff: { seq: null, data: null, loading: false, step: null },
             memory: { ...get().memory, original: null, optimized: null, error: null },
             overlay: { kind: 'none', label: '', values: null },
+            sensitivity: idleSensitivity(get().sensitivity.text),
             search: { query: '', hits: [] },
             inspect: null,
             flow: { ...get().flow, statuses: {}, record: null, validation: null },
@@ -210,6 +234,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         set({ mainModel: which, panes: { ...s.panes, main: paneFor(view) }, search: { query: '', hits: [] } });
         if (s.overlay.kind === 'memory') void actions.setOverlay('memory');
         if (s.overlay.kind === 'timing') void actions.setOverlay('timing', timingSide);
+        if (s.overlay.kind === 'sensitivity') void actions.setOverlay('sensitivity');
       },
       toggleGroup(pane, id) {
         setPane(pane, (p) => {
@@ -472,6 +497,14 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
           set((x) => ({ overlay: { ...x.overlay, kind: 'timing', ...(note ? { note } : {}) } }));
           return;
         }
+        if (kind === 'sensitivity') {
+          const r = get().sensitivity.result;
+          if (!r) { await actions.runSensitivity(); return; }
+          // scores are by node name of the original graph: on the optimized graph only untouched MatMuls match
+          actions.setHeat(SENSITIVITY_LABEL, new Map(r.scores.map((x) => [x.node, x.score])));
+          set((x) => ({ overlay: { ...x.overlay, kind: 'sensitivity', ...(r.warning ? { note: r.warning } : {}) } }));
+          return;
+        }
         if (kind === 'none') {
           set({ overlay: { kind, label: '', values: null } });
           setPane('main', (p) => ({ ...p, heat: null }));
@@ -490,6 +523,42 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         set((x) => ({ overlay: { ...x.overlay, kind: 'memory' } }));
       },
 
+      async runSensitivity(options = {}) {
+        const s = get();
+        if (!s.original) { toast('Open a model first', 'error'); return; }
+        if (s.sensitivity.state === 'running') return;
+        const text = s.sensitivity.text;
+        if (text && !s.assets.tokenizer) { toast('Calibration text needs the model\'s tokenizer.json: pick it in the Playground\'s model files, or clear the text to calibrate on random data', 'error'); return; }
+        const run = ++seqs.sensitivity;
+        const opened = seqs.open;
+        const current = () => seqs.sensitivity === run && seqs.open === opened;
+        set({ sensitivity: { ...idleSensitivity(text), state: 'running', progress: { stage: 'starting', fraction: 0 } } });
+        try {
+          const result = await deps.model.request({
+            type: 'sensitivity',
+            sensitivity: { tokenizer: text ? s.assets.tokenizer : null, tokenizerConfig: text ? s.assets.tokenizerConfig : null, text: text?.text ?? null, ...options },
+          }, (p) => { if (current()) set((x) => ({ sensitivity: { ...x.sensitivity, progress: p } })); });
+          if (!current()) return;
+          set((x) => ({ sensitivity: { ...x.sensitivity, state: 'done', progress: null, result } }));
+          await actions.setOverlay('sensitivity');
+          if (result.warning) toast('INT8 sensitivity calibrated on RANDOM data: treat the ranking as rough', 'error');
+          else toast(`INT8 sensitivity: ${result.scores.length} MatMuls in ${(result.ms / 1000).toFixed(1)} s`, 'success');
+        } catch (e) {
+          if (!current()) return;
+          const info = errorOf(e);
+          const cancelled = info.name === 'CalibrationCancelled';
+          set((x) => ({ sensitivity: { ...x.sensitivity, state: cancelled ? 'cancelled' : 'error', progress: null, error: cancelled ? null : info.message } }));
+          toast(cancelled ? 'INT8 sensitivity cancelled' : `Sensitivity failed: ${info.message}`, cancelled ? 'info' : 'error');
+        }
+      },
+      cancelSensitivity() {
+        if (get().sensitivity.state !== 'running') return;
+        void deps.model.request({ type: 'cancel-sensitivity' });
+      },
+      setCalibrationText(text) {
+        // new data, new scores: the old ones stay on the graph until the next run replaces them
+        set((x) => ({ sensitivity: { ...x.sensitivity, text } }));
+      },
       setHeat(label, values) {
         set({ overlay: { kind: values ? 'external' : 'none', label, values } });
         setPane('main', (p) => ({ ...p, heat: values ? heatFor(p, values) : null }));
@@ -507,6 +576,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
       diff: { seq: null, data: null, loading: false, step: null },
       memory: { original: null, optimized: null, dims: { batch_size: 1, sequence_length: 128, past_sequence_length: 0 }, loading: false, error: null },
       overlay: { kind: 'none', label: '', values: null },
+      sensitivity: idleSensitivity(),
       ...initialRuntimeSlices(),
       tab: 'graph',
       inspect: null,

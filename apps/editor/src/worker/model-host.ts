@@ -8,9 +8,9 @@ import { PASSES, planMemory, workflowSteps, type Workflow } from '@fuselab/optim
 import { buildModelView, type ModelView } from '../model/view.ts';
 import { runWorkflow, type StepRecord } from '../model/run-workflow.ts';
 import { weightStats, type WeightStats } from '../model/weight-stats.ts';
-import type { BuildEngineRequest, BuiltEngine, ModelRef, OpenResult, OpenSource, Progress, RunResult, StepViews, ValidationSummary } from './protocol.ts';
+import type { BuildEngineRequest, BuiltEngine, ModelRef, OpenResult, OpenSource, Progress, RunResult, SensitivityRequest, SensitivityResult, StepViews, ValidationSummary } from './protocol.ts';
 import type { WorkflowRunRecord } from '../model/run-workflow.ts';
-import type { EngineManifest } from '@fuselab/gpu-runtime';
+import type { CalibrationData, CalibrationProgress, EngineManifest } from '@fuselab/gpu-runtime';
 
 export class ModelHost {
   private original: Model | null = null;
@@ -24,6 +24,8 @@ export class ModelHost {
   private record: WorkflowRunRecord | null = null;
   /** The last validation, for the optimized model it was run on. */
   private validation: { of: Model; result: NonNullable<EngineManifest['validation']>; ms: number } | null = null;
+  /** Stops the sensitivity run in flight (one at a time). */
+  private sensitivityAbort: AbortController | null = null;
 
   async open(source: OpenSource, progress: (p: Progress) => void = () => {}): Promise<OpenResult> {
     const t0 = performance.now();
@@ -208,6 +210,60 @@ export class ModelHost {
     let at = 0;
     for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
     return { bytes, manifest, ms: { validate: t1 - t0, build: performance.now() - t1 } };
+  }
+
+  /**
+   * Per-layer INT8 sensitivity of the original model (gpu-runtime's calibrate module, wasm): calibrate
+   * activation ranges, then quantize each MatMul alone and compare the logits with the float model's.
+   * Text (with the model's tokenizer) when given, else seeded random inputs and the module's warning.
+   * Half of the batches calibrate, the other half evaluate. Stops between runs on `cancelSensitivity`.
+   */
+  async sensitivity(req: SensitivityRequest, progress: (p: Progress) => void = () => {}): Promise<SensitivityResult> {
+    const model = this.need();
+    const rt = await import('@fuselab/gpu-runtime');
+    this.sensitivityAbort?.abort();
+    const abort = new AbortController();
+    this.sensitivityAbort = abort;
+    const t0 = performance.now();
+    const n = Math.max(1, req.batches ?? 2);
+    const seq = Math.max(2, req.sequenceLength ?? 16);
+    try {
+      progress({ stage: 'preparing calibration batches', fraction: 0 });
+      let all: CalibrationData;
+      if (req.text && req.tokenizer) {
+        const json = (b: Uint8Array | null) => (b ? JSON.parse(new TextDecoder().decode(b)) as object : {});
+        all = rt.textBatches(model, json(req.tokenizer), json(req.tokenizerConfig), req.text, { batchSize: 1, sequenceLength: seq, maxBatches: 2 * n, maxChars: 20_000 });
+      } else {
+        all = rt.randomBatches(model, 2 * n, { batch_size: 1, batch: 1, sequence_length: seq, past_sequence_length: 0, total_sequence_length: seq });
+      }
+      const half = all.batches.length > 1 ? Math.ceil(all.batches.length / 2) : 1;
+      const calibData = { ...all, batches: all.batches.slice(0, half) };
+      const evalData = { ...all, batches: all.batches.length > 1 ? all.batches.slice(half) : all.batches };
+      const onProgress = (p: CalibrationProgress) => {
+        const share = p.stage === 'calibrate' ? [0, 0.15] : [0.2, 0.8];
+        progress({ stage: p.stage === 'calibrate' ? 'calibrating activation ranges' : `quantizing one layer at a time: ${p.message ?? ''}`, fraction: share[0] + (share[1] * p.done) / Math.max(1, p.total), done: p.done, total: p.total });
+      };
+      const calibration = await rt.calibrate(model, calibData, { signal: abort.signal, onProgress });
+      progress({ stage: 'running the float reference', fraction: 0.17 });
+      const scores = await rt.layerSensitivity(model, calibration, evalData, { signal: abort.signal, onProgress });
+      return {
+        scores: scores.map((x) => ({ node: x.node, score: x.score, weightSqnrDb: x.weightSqnrDb, activationSqnrDb: x.activationSqnrDb, pplIncreasePct: x.pplIncreasePct })),
+        source: all.source === 'text' ? 'text' : 'random',
+        warning: all.warning ?? null,
+        ms: performance.now() - t0,
+      };
+    } finally {
+      if (this.sensitivityAbort === abort) this.sensitivityAbort = null;
+    }
+  }
+
+  /** Stops the sensitivity run in flight; false when none was running. */
+  cancelSensitivity(): boolean {
+    const a = this.sensitivityAbort;
+    if (!a) return false;
+    a.abort();
+    this.sensitivityAbort = null;
+    return true;
   }
 
   private need(): Model {

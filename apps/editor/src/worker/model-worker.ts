@@ -21,6 +21,8 @@ async function handle(id: number, req: ModelRequest): Promise<unknown> {
     case 'export': return host.exportModel(req.model);
     case 'source-bytes': return host.sourceBytes();
     case 'build-engine': return host.buildEngine(req.build, progress);
+    case 'sensitivity': return host.sensitivity(req.sensitivity, progress);
+    case 'cancel-sensitivity': return host.cancelSensitivity();
   }
 }
 

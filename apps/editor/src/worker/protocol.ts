@@ -59,6 +59,39 @@ export interface BuiltEngine {
   ms: { validate: number; build: number };
 }
 
+/**
+ * Per-layer INT8 sensitivity of the opened (original) model: calibrate on `text` tokenized with the
+ * model's tokenizer when both are given, else on seeded random inputs (which the result flags loudly).
+ * Kept small by default (a few short batches) so a small model finishes in seconds on wasm.
+ */
+export interface SensitivityRequest {
+  tokenizer: Uint8Array | null;
+  tokenizerConfig: Uint8Array | null;
+  text: string | null;
+  /** Calibration batches (default 2); evaluation uses the same count, held out from the text when there is enough. */
+  batches?: number;
+  /** Tokens per row (default 16). */
+  sequenceLength?: number;
+}
+
+export interface SensitivityScore {
+  node: string;
+  /** 1 − logits cosine with only this MatMul quantized to INT8 (higher = more sensitive). */
+  score: number;
+  weightSqnrDb: number;
+  activationSqnrDb: number | null;
+  pplIncreasePct: number | null;
+}
+
+export interface SensitivityResult {
+  /** Most sensitive first. */
+  scores: SensitivityScore[];
+  source: 'text' | 'random';
+  /** Set when calibrated on random data (the calibrate module's warning), shown loudly in the UI. */
+  warning: string | null;
+  ms: number;
+}
+
 export type ModelRequest =
   | { type: 'open'; source: OpenSource }
   | { type: 'run'; workflow: Workflow }
@@ -68,7 +101,9 @@ export type ModelRequest =
   | { type: 'validate' }
   | { type: 'export'; model: ModelRef }
   | { type: 'source-bytes' }
-  | { type: 'build-engine'; build: BuildEngineRequest };
+  | { type: 'build-engine'; build: BuildEngineRequest }
+  | { type: 'sensitivity'; sensitivity: SensitivityRequest }
+  | { type: 'cancel-sensitivity' };
 
 export interface ModelResults {
   open: OpenResult;
@@ -80,11 +115,17 @@ export interface ModelResults {
   export: Uint8Array;
   'source-bytes': Uint8Array;
   'build-engine': BuiltEngine;
+  sensitivity: SensitivityResult;
+  /** True when a sensitivity run was in flight and has been told to stop. */
+  'cancel-sensitivity': boolean;
 }
 
 export interface Progress {
   stage: string;
   fraction?: number;
+  /** Items done of `total` (sensitivity: layers measured). */
+  done?: number;
+  total?: number;
   step?: StepRecord;
 }
 

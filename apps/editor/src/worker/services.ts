@@ -84,6 +84,8 @@ export function localModelService(host = new ModelHost()): ModelService {
         case 'export': out = host.exportModel(r.model); break;
         case 'source-bytes': out = host.sourceBytes(); break;
         case 'build-engine': out = await host.buildEngine(r.build, onProgress); break;
+        case 'sensitivity': out = await host.sensitivity(r.sensitivity, onProgress); break;
+        case 'cancel-sensitivity': out = host.cancelSensitivity(); break;
       }
       return out as never;
     },
