@@ -1,5 +1,5 @@
 /**
- * Starts the original model's validation runs in a worker thread (see workers/reference-worker.ts)
+ * Starts the original model's validation runs in a worker thread (see workers/reference-entry.js)
  * and returns a promise of its outputs, or null where a worker can't start (e.g. a bundled CLI): the
  * caller then validates in-thread as before. The cases are computed here, so both sides run exactly
  * the same inputs.
