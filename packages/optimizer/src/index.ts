@@ -6,7 +6,7 @@
  */
 export type { Pass, PassContext, PassResult, PassStats, ProvenanceEntry, RemovedEntry, Diagnostic, DiagnosticKind, ParamSpec, OptimizationProfile, ProfileInput, IoContractChange } from './pass.ts';
 export { resolveParams, emptyResult } from './pass.ts';
-export { runPasses, type PassStep, type PassRunRecord, type OptimizeRecord, type RunPassesOptions } from './pass-manager.ts';
+export { runPasses, type PassStep, type PassRunRecord, type PassStepDetail, type OptimizeRecord, type RunPassesOptions } from './pass-manager.ts';
 export { parseWorkflow, workflowSteps, WorkflowError, WORKFLOW_FORMAT, WORKFLOW_VERSION, type Workflow, type WorkflowPassConfig } from './workflow.ts';
 export { PASSES, getPass } from './registry.ts';
 export { applyRewrites, rewritePass, commonScope } from './rewrite/engine.ts';

@@ -4,7 +4,7 @@
  * model as it was before the first pass.
  */
 import type { Model } from '@fuselab/graph-core';
-import { resolveParams, type Diagnostic, type Pass, type PassContext, type PassStats, type ProvenanceEntry, type RemovedEntry } from './pass.ts';
+import { resolveParams, type Diagnostic, type Pass, type PassContext, type PassResult, type PassStats, type ProvenanceEntry, type RemovedEntry } from './pass.ts';
 
 export interface PassStep {
   pass: Pass;
@@ -45,15 +45,64 @@ export interface RunPassesOptions extends PassContext {
   fixedPoint?: boolean;
   /** Upper bound on rounds (default 8). */
   maxRounds?: number;
-  /** Called after each pass with the model state (for before/after snapshots in the editor). */
-  onPass?: (record: PassRunRecord, model: Model) => void;
+  /**
+   * Called after each pass with the model state (for before/after snapshots in the editor), and, with
+   * `stepDetails`, that pass's own net result (what a one-step `runPasses` would report).
+   */
+  onPass?: (record: PassRunRecord, model: Model, step?: PassStepDetail) => void;
+  /** Compute `PassStepDetail` for `onPass` (the editor's per-pass diff); off by default. */
+  stepDetails?: boolean;
+}
+
+/** One pass's net result, relative to the model it received. */
+export interface PassStepDetail {
+  fused: Record<string, number>;
+  provenance: OptimizeRecord['provenance'];
+  removed: RemovedEntry[];
+  diagnostics: Diagnostic[];
+}
+
+type Origin = Map<string, { sources: Set<string>; passes: Set<string> }>;
+
+/** Removals a pass reported, plus the originals its rewrites replaced (both only for nodes in `originals`). */
+function removals(r: PassResult, originals: ReadonlySet<string>): RemovedEntry[] {
+  const out = r.removed.filter((rm) => originals.has(rm.node));
+  for (const p of r.provenance) for (const s of p.sources) if (originals.has(s)) out.push({ node: s, opType: '', pass: p.pass, reason: `replaced by ${p.opType} '${p.node}' (${p.rule})` });
+  return out;
+}
+
+/** Adds diagnostics not seen before (same pass, rule, nodes and message) to `into`. */
+function addDiagnostics(into: Diagnostic[], seen: Set<string>, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) {
+    const key = `${d.pass}|${d.rule}|${d.nodes.join(',')}|${d.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      into.push(d);
+    }
+  }
+}
+
+/** New nodes still in `model` with the original nodes they stand for, their op counts, and removals deduplicated. */
+function netResult(model: Model, originals: ReadonlySet<string>, origin: Origin, removed: RemovedEntry[]): Pick<PassStepDetail, 'fused' | 'provenance' | 'removed'> {
+  const provenance: OptimizeRecord['provenance'] = [];
+  const fused: Record<string, number> = {};
+  const live = new Map(model.graph.nodes.map((n) => [n.name, n]));
+  for (const [node, o] of origin) {
+    const n = live.get(node);
+    if (!n || originals.has(node)) continue;
+    provenance.push({ node, opType: n.opType, sources: [...o.sources].filter((s) => originals.has(s)), passes: [...o.passes] });
+    fused[n.opType] = (fused[n.opType] ?? 0) + 1;
+  }
+  // a removed original may be listed by several passes (replaced, then the replacement folded): keep the first
+  const seen = new Set<string>();
+  return { provenance, fused, removed: removed.filter((r) => (seen.has(r.node) ? false : (seen.add(r.node), true))) };
 }
 
 export function runPasses(model: Model, steps: readonly PassStep[], options: RunPassesOptions = {}): OptimizeRecord {
   const resolved = steps.map((s) => ({ pass: s.pass, params: resolveParams(s.pass, s.params) }));
   const originals = new Set(model.graph.nodes.map((n) => n.name));
   // current node name → original node names it stands for, and the passes that touched it
-  const origin = new Map<string, { sources: Set<string>; passes: Set<string> }>();
+  const origin: Origin = new Map();
   const record: OptimizeRecord = { model, nodesBefore: model.graph.nodeCount, nodesAfter: 0, fused: {}, passes: [], provenance: [], removed: [], diagnostics: [], rounds: 0 };
   const seenDiag = new Set<string>();
   const maxRounds = options.fixedPoint === false ? 1 : options.maxRounds ?? 8;
@@ -62,6 +111,7 @@ export function runPasses(model: Model, steps: readonly PassStep[], options: Run
     for (const { pass, params } of resolved) {
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('cancelled');
       const before = model.graph.nodeCount;
+      const stepOriginals = options.stepDetails ? new Set(model.graph.nodes.map((n) => n.name)) : null;
       const t0 = performance.now();
       const r = pass.run(model, options, params);
       const ms = performance.now() - t0;
@@ -70,36 +120,28 @@ export function runPasses(model: Model, steps: readonly PassStep[], options: Run
       anyModified ||= r.modified;
       const rec: PassRunRecord = { name: pass.name, round, modified: r.modified, ms, nodesBefore: before, nodesAfter: model.graph.nodeCount, stats: r.stats };
       record.passes.push(rec);
-      options.onPass?.(rec, model);
-      composeProvenance(origin, r.provenance);
-      for (const rm of r.removed) if (originals.has(rm.node)) record.removed.push(rm);
-      for (const p of r.provenance) for (const s of p.sources) if (originals.has(s)) record.removed.push({ node: s, opType: '', pass: p.pass, reason: `replaced by ${p.opType} '${p.node}' (${p.rule})` });
-      for (const d of r.diagnostics) {
-        const key = `${d.pass}|${d.rule}|${d.nodes.join(',')}|${d.message}`;
-        if (!seenDiag.has(key)) {
-          seenDiag.add(key);
-          record.diagnostics.push(d);
-        }
+      let detail: PassStepDetail | undefined;
+      if (stepOriginals) {
+        const stepOrigin: Origin = new Map();
+        composeProvenance(stepOrigin, r.provenance);
+        const diagnostics: Diagnostic[] = [];
+        addDiagnostics(diagnostics, new Set(), r.diagnostics);
+        detail = { ...netResult(model, stepOriginals, stepOrigin, removals(r, stepOriginals)), diagnostics };
       }
+      options.onPass?.(rec, model, detail);
+      composeProvenance(origin, r.provenance);
+      record.removed.push(...removals(r, originals));
+      addDiagnostics(record.diagnostics, seenDiag, r.diagnostics);
     }
     record.rounds = round + 1;
     if (!anyModified) break;
   }
   record.nodesAfter = model.graph.nodeCount;
-  const live = new Map(model.graph.nodes.map((n) => [n.name, n]));
-  for (const [node, o] of origin) {
-    const n = live.get(node);
-    if (!n || originals.has(node)) continue;
-    record.provenance.push({ node, opType: n.opType, sources: [...o.sources].filter((s) => originals.has(s)), passes: [...o.passes] });
-    record.fused[n.opType] = (record.fused[n.opType] ?? 0) + 1;
-  }
-  // a removed original may be listed by several passes (replaced, then the replacement folded): keep the first
-  const seen = new Set<string>();
-  record.removed = record.removed.filter((r) => (seen.has(r.node) ? false : (seen.add(r.node), true)));
+  Object.assign(record, netResult(model, originals, origin, record.removed));
   return record;
 }
 
-function composeProvenance(origin: Map<string, { sources: Set<string>; passes: Set<string> }>, entries: readonly ProvenanceEntry[]): void {
+function composeProvenance(origin: Origin, entries: readonly ProvenanceEntry[]): void {
   for (const e of entries) {
     const o = origin.get(e.node) ?? { sources: new Set<string>(), passes: new Set<string>() };
     for (const s of e.sources) {

@@ -1,8 +1,7 @@
 /**
- * Runs a workflow step by step so that every step has its own record (its provenance, removals and
- * diagnostics: what the per-pass diff draws), and composes them the way the optimizer's `runPasses`
- * does for the whole run (provenance traced back to the original model's nodes). Each step is one
- * `runPasses` call; the fixed-point loop is the same as the pass manager's.
+ * Runs a workflow with the optimizer's `runPasses` and keeps every step's own record (its provenance,
+ * removals and diagnostics: what the per-pass diff draws) beside the whole run's (provenance traced
+ * back to the original model's nodes).
  */
 import type { Model } from '@fuselab/graph-core';
 import { runPasses, type Diagnostic, type PassStep, type RemovedEntry } from '@fuselab/optimizer';
@@ -47,64 +46,32 @@ export interface RunWorkflowOptions {
 
 export function runWorkflow(model: Model, steps: readonly PassStep[], options: RunWorkflowOptions = {}): { model: Model; record: WorkflowRunRecord } {
   const t0 = performance.now();
-  const originals = new Set(model.graph.nodes.map((n) => n.name));
-  const origin = new Map<string, { sources: Set<string>; passes: Set<string> }>();
-  const record: WorkflowRunRecord = { steps: [], nodesBefore: model.graph.nodeCount, nodesAfter: 0, rounds: 0, fused: {}, provenance: [], removed: [], diagnostics: [], ms: 0 };
-  const seenDiag = new Set<string>();
-  const maxRounds = options.fixedPoint === false ? 1 : options.maxRounds ?? 8;
-  for (let round = 0; round < maxRounds; round++) {
-    let any = false;
-    for (let i = 0; i < steps.length; i++) {
-      if (options.signal?.aborted) throw new Error('cancelled');
-      const r = runPasses(model, [steps[i]], { fixedPoint: false, signal: options.signal });
-      model = r.model;
-      const run = r.passes[0];
-      any ||= run.modified;
+  const records: StepRecord[] = [];
+  // the pass manager reports each pass's own net result (stepDetails) beside the composed whole-run record
+  const r = runPasses(model, steps, {
+    fixedPoint: options.fixedPoint,
+    maxRounds: options.maxRounds,
+    signal: options.signal,
+    stepDetails: true,
+    onPass: (run, m, detail) => {
+      if (!detail) throw new Error('runPasses gave no step detail');
+      const seq = records.length;
+      // every enabled step runs once per round, in order
       const rec: StepRecord = {
-        seq: record.steps.length, round, step: i, pass: steps[i].pass.name, modified: run.modified, ms: run.ms,
-        nodesBefore: run.nodesBefore, nodesAfter: run.nodesAfter, fused: r.fused, provenance: r.provenance, removed: r.removed, diagnostics: r.diagnostics,
+        seq, round: run.round, step: seq - run.round * steps.length, pass: run.name, modified: run.modified, ms: run.ms,
+        nodesBefore: run.nodesBefore, nodesAfter: run.nodesAfter, fused: detail.fused, provenance: detail.provenance, removed: detail.removed, diagnostics: detail.diagnostics,
       };
-      record.steps.push(rec);
-      compose(origin, r.provenance);
-      for (const rm of r.removed) if (originals.has(rm.node)) record.removed.push(rm);
-      for (const d of r.diagnostics) {
-        const key = `${d.pass}|${d.rule}|${d.nodes.join(',')}|${d.message}`;
-        if (!seenDiag.has(key)) { seenDiag.add(key); record.diagnostics.push(d); }
-      }
-      options.onStep?.(rec, model);
-    }
-    record.rounds = round + 1;
-    if (!any) break;
-  }
-  record.nodesAfter = model.graph.nodeCount;
-  for (const n of model.graph.nodes) {
-    if (originals.has(n.name)) continue;
-    const o = origin.get(n.name);
-    if (!o) continue;
-    record.provenance.push({ node: n.name, opType: n.opType, sources: [...o.sources].filter((s) => originals.has(s)), passes: [...o.passes] });
-    record.fused[n.opType] = (record.fused[n.opType] ?? 0) + 1;
-  }
-  const seen = new Set<string>();
-  record.removed = record.removed.filter((r) => (seen.has(r.node) ? false : (seen.add(r.node), true)));
-  record.ms = performance.now() - t0;
-  return { model, record };
-}
-
-function compose(origin: Map<string, { sources: Set<string>; passes: Set<string> }>, entries: readonly ProvenanceRecord[]): void {
-  for (const e of entries) {
-    const o = origin.get(e.node) ?? { sources: new Set<string>(), passes: new Set<string>() };
-    for (const s of e.sources) {
-      const prior = origin.get(s);
-      if (prior) {
-        prior.sources.forEach((x) => o.sources.add(x));
-        prior.passes.forEach((x) => o.passes.add(x));
-      } else {
-        o.sources.add(s);
-      }
-    }
-    for (const p of e.passes ?? []) o.passes.add(p);
-    origin.set(e.node, o);
-  }
+      records.push(rec);
+      options.onStep?.(rec, m);
+    },
+  });
+  return {
+    model: r.model,
+    record: {
+      steps: records, nodesBefore: r.nodesBefore, nodesAfter: r.nodesAfter, rounds: r.rounds, fused: r.fused,
+      provenance: r.provenance, removed: r.removed, diagnostics: r.diagnostics, ms: performance.now() - t0,
+    },
+  };
 }
 
 /** "fused 8 SkipSimplifiedLayerNormalization, 4 GroupQueryAttention" — the per-node stat line. */
