@@ -11,7 +11,7 @@ import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute } from 'node:path';
 import { ExternalDataError } from '@fuselab/graph-core';
 import { externalDataResolver, openFileSource, type FileSource } from '@fuselab/node-io';
-import type { FileHandle, FileKind, OpenedFile } from './api.ts';
+import type { FileHandle, FileKind, OpenedFile } from '@fuselab/editor';
 import { FileAccessError, PathRefusedError, UnknownHandleError } from './errors.ts';
 
 /** Files a user opens directly (dialog, OS, drop, recent). */

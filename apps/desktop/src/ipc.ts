@@ -10,7 +10,7 @@
  */
 import { extname } from 'node:path';
 import { writeFileAtomic } from '@fuselab/node-io';
-import { CHANNELS, MAX_READ_BYTES, MAX_SAVE_BYTES, MAX_WORKFLOW_CHARS, type Channel, type IpcResult, type OpenedFile, type OpenFilesBatch, type RecentFile, type SavedFile } from './api.ts';
+import { CHANNELS, MAX_READ_BYTES, MAX_SAVE_BYTES, MAX_WORKFLOW_CHARS, type Channel, type IpcResult, type OpenedFile, type OpenFilesBatch, type RecentFile, type SavedFile } from '@fuselab/editor';
 import { DesktopError, IpcArgumentError, IpcSenderError } from './errors.ts';
 import { HANDLE_PATTERN, type FileTable } from './file-table.ts';
 import type { RecentFiles } from './recent-files.ts';

@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, protocol, session, shell, utilityProcess, type IpcMainInvokeEvent, type UtilityProcess, type WebContents } from 'electron';
-import { CHANNELS, EVENTS, type OpenFilesBatch } from './api.ts';
+import { CHANNELS, EVENTS, type OpenFilesBatch } from '@fuselab/editor';
 import { defaultRoots, resolveAppRequest } from './app-protocol.ts';
 import { FileTable } from './file-table.ts';
 import { createIpcHandlers, SAVE_EXTENSIONS, type Dialogs, type SaveKind, type SenderInfo } from './ipc.ts';

@@ -1,7 +1,6 @@
 /**
- * The preload (sandboxed, context-isolated): exposes `window.fuselabDesktop`, one method per
- * capability, each a fixed IPC call with its arguments passed through as they are (main validates
- * them). `ipcRenderer` itself never reaches the page.
+ * The preload (sandboxed, context-isolated): exposes `window.fuselabDesktop` (preload-api.ts: one
+ * method per capability over `ipcRenderer.invoke`); `ipcRenderer` itself never reaches the page.
  *
  * Drops: the preload listens for files dropped on the window, takes their paths with
  * `webUtils.getPathForFile` (only real dropped files have one; a page cannot forge it) and asks
@@ -9,16 +8,14 @@
  * The runtime port arrives by IPC and is passed on to the page with `window.postMessage`.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, DESKTOP_API_KEY, EVENTS, RUNTIME_PORT_MESSAGE, type FuselabDesktopApi, type IpcResult, type OpenFilesBatch } from './api.ts';
+import { DESKTOP_API_KEY, EVENTS, RUNTIME_PORT_MESSAGE, type OpenFilesBatch } from '@fuselab/editor';
+import { createPreloadApi } from './preload-api.ts';
 
-async function call<T>(channel: string, ...args: unknown[]): Promise<T> {
-  const r = (await ipcRenderer.invoke(channel, ...args)) as IpcResult<T>;
-  if (r.ok) return r.value;
-  throw new Error(`[${r.code}] ${r.message}`);
-}
-
-const openListeners = new Set<(batch: OpenFilesBatch) => void>();
-const deliver = (batch: OpenFilesBatch) => { for (const l of openListeners) l(batch); };
+const { api, deliver, openDropped } = createPreloadApi({
+  invoke: (channel, ...args) => ipcRenderer.invoke(channel, ...args),
+  platform: process.platform,
+  versions: { electron: process.versions.electron ?? '', chrome: process.versions.chrome ?? '', node: process.versions.node ?? '' },
+});
 
 ipcRenderer.on(EVENTS.openFiles, (_e: IpcRendererEvent, batch: OpenFilesBatch) => deliver(batch));
 
@@ -34,27 +31,7 @@ window.addEventListener('drop', (e) => {
   if (!paths.length) return;
   e.preventDefault();
   e.stopPropagation();
-  call<OpenFilesBatch>(CHANNELS.openDropped, paths.slice(0, 32)).then(deliver, (err: Error) => deliver({ reason: 'drop', files: [], refused: [err.message] }));
+  void openDropped(paths);
 }, true);
-
-const api: FuselabDesktopApi = {
-  platform: process.platform,
-  versions: { electron: process.versions.electron ?? '', chrome: process.versions.chrome ?? '', node: process.versions.node ?? '' },
-  openModel: () => call(CHANNELS.openModel),
-  openCompanion: (model, name) => call(CHANNELS.openCompanion, model, name),
-  readFileRange: (handle, offset, length) => call(CHANNELS.readFileRange, handle, offset, length),
-  closeFile: (handle) => call(CHANNELS.closeFile, handle),
-  saveEngine: (bytes, suggestedName) => call(CHANNELS.saveEngine, bytes, suggestedName),
-  saveModel: (bytes, suggestedName) => call(CHANNELS.saveModel, bytes, suggestedName),
-  saveWorkflow: (json, suggestedName) => call(CHANNELS.saveWorkflow, json, suggestedName),
-  recentFiles: () => call(CHANNELS.recentFiles),
-  openRecent: (id) => call(CHANNELS.openRecent, id),
-  onOpenFiles: (listener) => {
-    const l = (batch: OpenFilesBatch) => listener(batch);
-    openListeners.add(l);
-    return () => { openListeners.delete(l); };
-  },
-  requestRuntimePort: () => call(CHANNELS.runtimePort),
-};
 
 contextBridge.exposeInMainWorld(DESKTOP_API_KEY, api);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { writeFileAtomic } from '@fuselab/node-io';
-import type { RecentFile } from './api.ts';
+import type { RecentFile } from '@fuselab/editor';
 import { fileKind } from './file-table.ts';
 
 export const RECENT_FILES_VERSION = 1;

@@ -25,7 +25,22 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 const requires = (file: string) => [...new Set([...readFileSync(join(out, file), 'utf8').matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]))].sort();
 
+/** Modules a bundle loads at run time (require or dynamic import), by package name. */
+const loads = (file: string) => [...new Set([...readFileSync(join(out, file), 'utf8').matchAll(/\b(?:require|import)\("([^"]+)"\)/g)].map((m) => m[1]))]
+  .map((m) => (m.startsWith('@') ? m.split('/').slice(0, 2).join('/') : m.split('/')[0])).sort();
+
 describe('bundled shell', () => {
+  it('loads at run time only electron, Node builtins and what package.json lists as dependencies (what electron-builder packs)', () => {
+    const pkg = JSON.parse(readFileSync(join(desktop, 'package.json'), 'utf8')) as { main: string; dependencies: Record<string, string> };
+    const external = [...new Set(['main.cjs', 'preload.cjs', 'runtime-process.cjs'].flatMap(loads))].filter((m) => m !== 'electron' && !m.startsWith('node:')).sort();
+    expect(external).toEqual(Object.keys(pkg.dependencies).sort());
+    // package.json's main is the bundled main process; main.ts loads the other two beside it
+    expect(pkg.main).toBe('dist/main.cjs');
+    const main = readFileSync(join(out, 'main.cjs'), 'utf8');
+    expect(main).toContain('"preload.cjs"');
+    expect(main).toContain('"runtime-process.cjs"');
+  });
+
   it('has a preload that requires only electron, and a main process that requires only electron and Node builtins', () => {
     expect(requires('preload.cjs')).toEqual(['electron']);
     expect(requires('main.cjs').filter((m) => m !== 'electron' && !m.startsWith('node:'))).toEqual([]);

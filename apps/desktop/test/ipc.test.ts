@@ -1,7 +1,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHANNELS, MAX_READ_BYTES, desktopErrorCode, type IpcResult, type OpenedFile, type OpenFilesBatch, type RecentFile, type SavedFile } from '../src/api.ts';
+import { CHANNELS, MAX_READ_BYTES, desktopErrorCode, type IpcResult, type OpenedFile, type OpenFilesBatch, type RecentFile, type SavedFile } from '@fuselab/editor';
 import { FileTable } from '../src/file-table.ts';
 import { checkSender, createIpcHandlers, type IpcHandlers, type SenderInfo } from '../src/ipc.ts';
 import { MAX_RECENT, RecentFiles } from '../src/recent-files.ts';

@@ -4,12 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ortEnv, RuntimeClient, RuntimeHostError, type GenerateEvent, type PortLike } from '@fuselab/gpu-runtime';
-import { CHANNELS, type IpcResult, type OpenedFile } from '../src/api.ts';
+import { CHANNELS, RUNTIME_PORT_MESSAGE, type IpcResult, type OpenedFile } from '@fuselab/editor';
+import { readDesktopFile } from '../../editor/src/desktop/read-file.ts';
+import { desktopRuntime, RuntimeClosedError } from '../../editor/src/desktop/runtime.ts';
 import { FileTable } from '../src/file-table.ts';
 import { createIpcHandlers } from '../src/ipc.ts';
 import { RecentFiles } from '../src/recent-files.ts';
 import { portLikeFromMain, serveRuntimePort } from '../src/runtime-host.ts';
-import { APP_PAGE, FakeDialogs, tempDir } from './helpers.ts';
+import { APP_PAGE, FakeDialogs, fakeWindow, inProcessPreload, tempDir } from './helpers.ts';
 import { FakeMessagePortMain } from './port-main.ts';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -128,5 +130,89 @@ describe('the runtime host over a MessagePortMain (worker_threads MessageChannel
 
   it('answers a WebGPU-only load with a typed error when the host has no adapter', async () => {
     await expect(client.load({ kind: 'onnx', name: 'x.onnx', bytes: new Uint8Array(4) }, { backend: 'webgpu' })).rejects.toMatchObject({ code: 'NO_WEBGPU_ADAPTER' });
+  });
+});
+
+describe('the editor\'s desktop runtime (apps/editor/src/desktop/runtime.ts) on the shell\'s port', () => {
+  it('connects on first use through requestRuntimePort, loads kjv-llama read by range with the editor\'s reader, streams the greedy tokens; a closed port rejects what is in flight and the next call gets a fresh host', async () => {
+    const tmp = tempDir();
+    const win = fakeWindow('app://fuselab');
+    const hosts: MessageChannel[] = [];
+    const dialogs = new FakeDialogs();
+    const files = new FileTable();
+    const ipc = createIpcHandlers({
+      files,
+      recent: new RecentFiles(join(tmp.dir, 'recent.json')),
+      dialogs,
+      // main.ts: a fresh runtime process per request, one end of a channel to it, the other to the page
+      // (the preload re-posts it with window.postMessage, which is what win.dispatch stands for)
+      connectRuntime: () => {
+        const ch = new MessageChannel();
+        hosts.push(ch);
+        serveRuntimePort(new FakeMessagePortMain(ch.port1), {
+          host: `electron-utility (test host ${hosts.length})`,
+          ort: async () => ortEnv(),
+          adapter: async () => { throw new Error('no WebGPU in this test host'); },
+        });
+        win.dispatch({ data: RUNTIME_PORT_MESSAGE, ports: [ch.port2 as unknown as MessagePort], origin: 'app://fuselab', source: null });
+      },
+    });
+    const { api } = inProcessPreload(ipc);
+    const runtime = desktopRuntime(api, win, 10_000);
+    try {
+      expect(hosts).toHaveLength(0);
+      expect(await runtime.hello()).toEqual({ host: 'electron-utility (test host 1)', device: null, webgpuUnavailable: 'no WebGPU in this test host' });
+      expect(hosts).toHaveLength(1);
+      expect(win.listenerCount).toBe(0);
+
+      // the model and its tokenizer as the editor reads them: the dialog, then ranges of at most 1 MiB
+      dialogs.opens.push(join(modelDir, 'model.onnx'));
+      const model = (await api.openModel()) as OpenedFile;
+      const lengths: number[] = [];
+      const counting = { readFileRange: (h: string, o: number, l: number) => { lengths.push(l); return api.readFileRange(h, o, l); } };
+      const file = await readDesktopFile(counting, model, { chunkBytes: 1 << 20 });
+      expect(lengths).toHaveLength(Math.ceil(model.size / (1 << 20)));
+      expect(Math.max(...lengths)).toBe(1 << 20);
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      expect(Buffer.from(bytes).equals(readFileSync(join(modelDir, 'model.onnx')))).toBe(true);
+      const companion = async (name: string) => new Uint8Array(await (await readDesktopFile(api, await api.openCompanion(model.handle, name))).arrayBuffer());
+      const tokenizer = await companion('tokenizer.json');
+      const tokenizerConfig = await companion('tokenizer_config.json');
+
+      const loaded = await runtime.load({ kind: 'onnx', name: 'model.onnx', bytes, tokenizer, tokenizerConfig }, { backend: 'auto', transfer: true });
+      expect(loaded).toMatchObject({ backend: 'wasm', fallbackReason: 'no WebGPU in this test host', hasTokenizer: true });
+      // the port leads to another process: the desktop runtime never detaches the page's buffer
+      expect(bytes.byteLength).toBe(model.size);
+      const ids: number[] = [];
+      for await (const e of runtime.generate(loaded.engine, { prompt: greedy.prompt, maxTokens: 6 })) if (e.type === 'token') ids.push(e.id);
+      expect(ids).toEqual(greedy.new_ids.slice(0, 6));
+
+      // the runtime process ends mid-generation: the stream rejects, and the next call asks the shell again
+      const stream = runtime.generate(loaded.engine, { promptIds: greedy.prompt_ids, maxTokens: 200, ignoreEos: true });
+      let seen = 0;
+      await expect((async () => {
+        for await (const e of stream) if (e.type === 'token' && ++seen === 2) hosts[0].port1.close();
+      })()).rejects.toBeInstanceOf(RuntimeClosedError);
+      expect(seen).toBeGreaterThanOrEqual(2);
+      expect(await runtime.hello()).toMatchObject({ host: 'electron-utility (test host 2)' });
+      expect(hosts).toHaveLength(2);
+      // the new host has nothing loaded
+      await expect(async () => { for await (const _e of runtime.generate(loaded.engine, { prompt: 'x', maxTokens: 1 })); }).rejects.toThrow(RuntimeHostError);
+    } finally {
+      for (const ch of hosts) { ch.port1.close(); ch.port2.close(); }
+      files.closeAll(APP_PAGE.id);
+      tmp.cleanup();
+    }
+  });
+
+  it('rejects with the shell\'s error when it cannot start a runtime, and tries again on the next call', async () => {
+    const win = fakeWindow('app://fuselab');
+    let asked = 0;
+    const api = { requestRuntimePort: async () => { asked++; throw new Error('[NO_RUNTIME] the utility process could not start'); } };
+    const runtime = desktopRuntime(api, win, 1000);
+    await expect(runtime.hello()).rejects.toThrow('[NO_RUNTIME] the utility process could not start');
+    await expect(runtime.hello()).rejects.toThrow('[NO_RUNTIME]');
+    expect(asked).toBe(2);
+    expect(win.listenerCount).toBe(0);
   });
 });

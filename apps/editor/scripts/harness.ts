@@ -19,11 +19,15 @@ export interface ServedEditor {
   close(): Promise<void>;
 }
 
-/** Builds the app (production bundle) and serves it on a free local port. */
-export async function serveEditor(options: { skipBuild?: boolean } = {}): Promise<ServedEditor> {
+/**
+ * Builds the app (production bundle) and serves it on a free local port. `outDir` builds somewhere
+ * other than apps/editor/dist, so suites running at the same time do not overwrite each other's build.
+ */
+export async function serveEditor(options: { skipBuild?: boolean; outDir?: string } = {}): Promise<ServedEditor> {
   const configFile = join(EDITOR_DIR, 'vite.config.ts');
-  if (!options.skipBuild) await build({ configFile, logLevel: 'error' });
-  const server = await preview({ configFile, logLevel: 'error', preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
+  const out = options.outDir ? { build: { outDir: options.outDir, emptyOutDir: true } } : {};
+  if (!options.skipBuild) await build({ configFile, logLevel: 'error', ...out });
+  const server = await preview({ configFile, logLevel: 'error', ...out, preview: { host: '127.0.0.1', port: 0, strictPort: false, open: false } });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite preview did not report a URL');
   return { url, close: () => new Promise<void>((r) => server.httpServer.close(() => r())) };

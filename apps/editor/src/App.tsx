@@ -12,6 +12,10 @@ import { PlaygroundControls } from './components/PlaygroundControls.tsx';
 import { PropertiesPanel } from './components/PropertiesPanel.tsx';
 import { WorkflowCanvas } from './components/WorkflowCanvas.tsx';
 import type { Clip } from './workflow/document.ts';
+import type { DesktopState } from './desktop/desktop-store.ts';
+import { useDesktop } from './desktop/useDesktop.ts';
+
+const selectDesktop = (s: DesktopState) => s.actions;
 
 const isTyping = (e: KeyboardEvent) => {
   const t = e.target as HTMLElement | null;
@@ -21,6 +25,8 @@ const isTyping = (e: KeyboardEvent) => {
 export function App() {
   const tab = useEditor((s) => s.tab);
   const actions = useActions();
+  // inside the desktop shell: native open/save dialogs (null in the browser)
+  const desktop = useDesktop(selectDesktop);
   const fileInput = useRef<HTMLInputElement>(null);
   const wfInput = useRef<HTMLInputElement>(null);
   const clip = useRef<Clip | null>(null);
@@ -32,11 +38,13 @@ export function App() {
     else void actions.open({ kind: 'file', file: f });
   }, [actions]);
 
+  const pickFile = useCallback(() => { if (desktop) void desktop.openModel(); else fileInput.current?.click(); }, [desktop]);
+
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const mod = e.ctrlKey || e.metaKey;
-      if (mod && e.key.toLowerCase() === 'o') { e.preventDefault(); fileInput.current?.click(); return; }
-      if (mod && e.key.toLowerCase() === 's') { e.preventDefault(); downloadText('workflow.fuselab.json', actions.saveWorkflow()); return; }
+      if (mod && e.key.toLowerCase() === 'o') { e.preventDefault(); pickFile(); return; }
+      if (mod && e.key.toLowerCase() === 's') { e.preventDefault(); if (desktop) void desktop.saveWorkflow(); else downloadText('workflow.fuselab.json', actions.saveWorkflow()); return; }
       if (mod && e.key === 'Enter') { e.preventDefault(); void (tab === 'playground' ? actions.generate() : actions.runFlow()); return; }
       if (isTyping(e) || tab !== 'workflow') return;
       if (mod && e.key.toLowerCase() === 'z') { e.preventDefault(); if (e.shiftKey) actions.redo(); else actions.undo(); }
@@ -47,14 +55,14 @@ export function App() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [actions, tab]);
+  }, [actions, tab, desktop, pickFile]);
 
   return (
     <div className="relative flex h-screen w-screen flex-col overflow-hidden bg-[#0b0f14] text-slate-200"
       onDragOver={(e) => { if (e.dataTransfer.types.includes('Files')) { e.preventDefault(); setDragOver(true); } }}
       onDragLeave={(e) => { if (e.currentTarget === e.target) setDragOver(false); }}
       onDrop={(e) => { if (e.dataTransfer.files.length) { e.preventDefault(); setDragOver(false); openFile(e.dataTransfer.files[0]); } }}>
-      <TopBar onOpenFile={() => fileInput.current?.click()} onLoadWorkflow={() => wfInput.current?.click()} />
+      <TopBar onOpenFile={pickFile} onLoadWorkflow={() => wfInput.current?.click()} />
       <div className="flex min-h-0 flex-1">
         <aside className="flex w-64 shrink-0 flex-col border-r border-white/10 bg-[#0f141b]" data-testid="left-panel">
           <div className="flex h-9 shrink-0 items-center border-b border-white/10 px-4 text-[11px] font-semibold uppercase tracking-wider text-slate-400">{tab === 'workflow' ? 'Nodes' : tab === 'playground' ? 'Prompt & sampling' : 'Outline'}</div>

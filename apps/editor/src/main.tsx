@@ -1,6 +1,8 @@
 /**
  * Entry: one store for the open document, the model and layout workers, and the first model
- * (`?model=/examples/...` or the bundled kjv-llama example).
+ * (`?model=/examples/...` or the bundled kjv-llama example). Inside the desktop shell
+ * (`window.fuselabDesktop`), the GPU runtime is the shell's utility process instead of a Web Worker,
+ * and a desktop slice routes open/save through the shell (desktop/desktop-store.ts).
  */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -12,9 +14,18 @@ import { createEditorStore } from './store/editor-store.ts';
 import { StoreContext } from './store/context.ts';
 import { workerLayoutService, workerModelService } from './worker/services.ts';
 import { workerRuntime } from './worker/runtime-service.ts';
+import { DesktopContext } from './desktop/context.ts';
+import { createDesktopStore, startDesktopEffects } from './desktop/desktop-store.ts';
+import { desktopApi } from './desktop/page.ts';
+import { desktopRuntime } from './desktop/runtime.ts';
 
-// the GPU runtime's host in its own worker (WebGPU, or wasm with the reason), started on first use
-const runtime = workerRuntime(() => new Worker(new URL('./worker/runtime.worker.ts', import.meta.url), { type: 'module', name: 'fuselab-runtime' }));
+const desktop = desktopApi();
+
+// the GPU runtime's host, started on first use: in the desktop shell its utility process (through a
+// MessagePort), in the browser its own worker (WebGPU, or wasm with the reason)
+const runtime = desktop
+  ? desktopRuntime(desktop)
+  : workerRuntime(() => new Worker(new URL('./worker/runtime.worker.ts', import.meta.url), { type: 'module', name: 'fuselab-runtime' }));
 
 const store = createEditorStore({
   runtime,
@@ -22,6 +33,9 @@ const store = createEditorStore({
   layout: workerLayoutService(() => new Worker(new URL('./worker/layout-worker.ts', import.meta.url), { type: 'module', name: 'fuselab-layout' })),
   storage: typeof localStorage === 'undefined' ? null : localStorage,
 });
+
+const desktopStore = desktop ? createDesktopStore({ api: desktop, editor: store }) : null;
+if (desktop && desktopStore) startDesktopEffects(desktopStore, desktop);
 
 // tests and the benchmark read the store through this handle
 (window as unknown as { __fuselab?: typeof store; __fuselabRuntime?: typeof runtime }).__fuselab = store;
@@ -35,7 +49,9 @@ if (params.get('tab')) store.getState().actions.setTab(params.get('tab') as 'gra
 createRoot(document.getElementById('root') as HTMLElement).render(
   <StrictMode>
     <StoreContext.Provider value={store}>
-      <App />
+      <DesktopContext.Provider value={desktopStore}>
+        <App />
+      </DesktopContext.Provider>
     </StoreContext.Provider>
   </StrictMode>,
 );

@@ -3,6 +3,10 @@ import { useActions } from '../hooks/useActions.ts';
 import { useEditor } from '../hooks/useEditor.ts';
 import type { Tab } from '../store/editor-store.ts';
 import { fmtBytes, fmtCount, fmtMs } from '../format.ts';
+import type { DesktopState } from '../desktop/desktop-store.ts';
+import { RecentFiles } from '../desktop/RecentFiles.tsx';
+import { useDesktop } from '../desktop/useDesktop.ts';
+import { downloadBytes } from './EngineView.tsx';
 
 export const EXAMPLES = [
   { label: 'kjv-llama (Llama, 4 layers)', url: '/examples/models/kjv-llama/model.onnx', name: 'kjv-llama/model.onnx' },
@@ -12,6 +16,9 @@ export const EXAMPLES = [
   { label: 'phi3-tiny-kv fixture', url: '/examples/fixtures/phi3-tiny-kv.onnx', name: 'phi3-tiny-kv.onnx' },
   { label: 'bert-tiny fixture', url: '/examples/fixtures/bert-tiny.onnx', name: 'bert-tiny.onnx' },
 ];
+
+const selectDesktop = (s: DesktopState) => s.actions;
+const selectReading = (s: DesktopState) => s.reading;
 
 const TABS: Array<[Tab, string]> = [['graph', 'Model'], ['workflow', 'Workflow'], ['diff', 'Diff'], ['memory', 'Memory'], ['playground', 'Playground']];
 
@@ -23,6 +30,11 @@ export function downloadText(name: string, text: string, type = 'application/jso
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+/**
+ * `onOpenFile`: the native dialog in the desktop shell, the hidden file input in the browser (App
+ * decides). Saves go through the desktop shell's save dialog (atomic writes) when there is one, else
+ * they are downloads.
+ */
 export function TopBar({ onOpenFile, onLoadWorkflow }: { onOpenFile: () => void; onLoadWorkflow: () => void }) {
   const tab = useEditor((s) => s.tab);
   const running = useEditor((s) => s.flow.running);
@@ -31,7 +43,13 @@ export function TopBar({ onOpenFile, onLoadWorkflow }: { onOpenFile: () => void;
   const canRedo = useEditor((s) => s.flow.history.future.length > 0);
   const hasOptimized = useEditor((s) => !!s.optimized);
   const actions = useActions();
+  const desktop = useDesktop(selectDesktop);
   const menu = useRef<HTMLDetailsElement>(null);
+  const saveWorkflow = () => (desktop ? void desktop.saveWorkflow() : downloadText('workflow.fuselab.json', actions.saveWorkflow()));
+  const exportOnnx = () => {
+    if (desktop) { void desktop.saveOptimizedModel(); return; }
+    void actions.exportOptimized().then((b) => downloadBytes(`${(source?.name ?? 'model').replace(/\.onnx$/, '').split('/').pop()}.optimized.onnx`, b));
+  };
   const btn = 'h-8 rounded-md px-3 text-xs font-medium text-slate-300 hover:bg-white/10 hover:text-white disabled:opacity-40 disabled:hover:bg-transparent';
   return (
     <header className="flex h-12 shrink-0 items-center gap-2 border-b border-white/10 bg-[#0d1218] px-3">
@@ -42,10 +60,11 @@ export function TopBar({ onOpenFile, onLoadWorkflow }: { onOpenFile: () => void;
           <div className="text-[10px] text-slate-500">a TensorRT you can see</div>
         </div>
       </div>
-      <details ref={menu} className="relative">
+      <details ref={menu} className="relative" onToggle={(e) => { if (desktop && (e.currentTarget as HTMLDetailsElement).open) void desktop.refreshRecent(); }}>
         <summary className={`${btn} flex cursor-pointer list-none items-center`} data-testid="open-menu">Open ▾</summary>
         <div className="absolute left-0 top-9 z-50 w-72 rounded-lg border border-white/10 bg-[#151b24] p-1 shadow-2xl" onClick={() => menu.current?.removeAttribute('open')}>
-          <button type="button" className="w-full rounded px-3 py-2 text-left text-xs text-slate-200 hover:bg-white/10" onClick={onOpenFile}>Open ONNX or .engine file… <span className="float-right text-slate-500">Ctrl+O</span></button>
+          <button type="button" className="w-full rounded px-3 py-2 text-left text-xs text-slate-200 hover:bg-white/10" onClick={onOpenFile} data-testid="open-file">Open ONNX or .engine file… <span className="float-right text-slate-500">Ctrl+O</span></button>
+          <RecentFiles />
           <div className="px-3 pb-1 pt-2 text-[10px] font-semibold uppercase tracking-wider text-slate-500">Bundled examples</div>
           {EXAMPLES.map((e) => (
             <button key={e.url} type="button" className="w-full rounded px-3 py-1.5 text-left text-xs text-slate-300 hover:bg-white/10" onClick={() => void actions.open({ kind: 'url', url: e.url, name: e.name })}>{e.label}</button>
@@ -53,8 +72,8 @@ export function TopBar({ onOpenFile, onLoadWorkflow }: { onOpenFile: () => void;
         </div>
       </details>
       <button type="button" className={btn} onClick={onLoadWorkflow} title="Load a workflow JSON">Load workflow</button>
-      <button type="button" className={btn} onClick={() => downloadText('workflow.fuselab.json', actions.saveWorkflow())} title="Save the workflow JSON (Ctrl+S)" data-testid="save-workflow">Save workflow</button>
-      <button type="button" className={btn} disabled={!hasOptimized} onClick={() => void actions.exportOptimized().then((b) => { const a = document.createElement('a'); a.href = URL.createObjectURL(new Blob([b as BlobPart])); a.download = `${(source?.name ?? 'model').replace(/\.onnx$/, '').split('/').pop()}.optimized.onnx`; a.click(); })}>Export ONNX</button>
+      <button type="button" className={btn} onClick={saveWorkflow} title="Save the workflow JSON (Ctrl+S)" data-testid="save-workflow">Save workflow</button>
+      <button type="button" className={btn} disabled={!hasOptimized} onClick={exportOnnx} data-testid="export-onnx">Export ONNX</button>
       <span className="mx-1 h-5 w-px bg-white/10" />
       <button type="button" className={btn} disabled={!canUndo} onClick={actions.undo} title="Undo (Ctrl+Z)">↶</button>
       <button type="button" className={btn} disabled={!canRedo} onClick={actions.redo} title="Redo (Ctrl+Shift+Z)">↷</button>
@@ -79,9 +98,12 @@ export function StatusBar() {
   const loading = useEditor((s) => s.loading);
   const layout = useEditor((s) => s.panes.main.layoutState);
   const record = useEditor((s) => s.flow.record);
+  const reading = useDesktop(selectReading);
   return (
     <footer className="flex h-7 shrink-0 items-center gap-4 border-t border-white/10 bg-[#0d1218] px-3 text-[11px] text-slate-500" data-testid="status-bar">
-      {loading ? (
+      {reading ? (
+        <span className="flex items-center gap-2 text-sky-300" data-testid="desktop-reading"><span className="h-2.5 w-2.5 animate-spin rounded-full border-2 border-sky-300 border-t-transparent" />reading {reading.name} {fmtBytes(reading.done)} / {fmtBytes(reading.total)}…</span>
+      ) : loading ? (
         <span className="flex items-center gap-2 text-sky-300"><span className="h-2.5 w-2.5 animate-spin rounded-full border-2 border-sky-300 border-t-transparent" />{loading.stage}…</span>
       ) : source && summary ? (
         <>
@@ -118,7 +140,9 @@ export function ErrorPanel() {
           {error.field && <><dt className="text-slate-500">field</dt><dd className="break-all text-slate-200">{error.field}</dd></>}
           {error.where && <><dt className="text-slate-500">where</dt><dd className="break-all text-slate-200">{error.where}</dd></>}
         </dl>
-        <p className="mt-3 text-xs text-slate-400">Fuselab reads ONNX ModelProto files (.onnx). If this is one, it may be truncated or saved with external data that was not included.</p>
+        {error.name === 'DesktopError' ? (
+          <p className="mt-3 text-xs text-slate-400">The desktop shell opens only .onnx and .engine files you pick, drop or open from the system, and the plain files beside them.</p>
+        ) : <p className="mt-3 text-xs text-slate-400">Fuselab reads ONNX ModelProto files (.onnx). If this is one, it may be truncated or saved with external data that was not included.</p>}
         <div className="mt-5 flex justify-end gap-2">
           <button type="button" className="rounded-md px-4 py-1.5 text-xs text-slate-300 hover:bg-white/10" onClick={actions.dismissError} data-testid="error-dismiss">Dismiss</button>
           <button type="button" className="rounded-md bg-indigo-500 px-4 py-1.5 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => { actions.dismissError(); void actions.open({ kind: 'url', url: EXAMPLES[0].url, name: EXAMPLES[0].name }); }}>Open the example instead</button>

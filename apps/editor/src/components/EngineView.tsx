@@ -4,6 +4,8 @@ import { useEditor } from '../hooks/useEditor.ts';
 import { deviceLabel } from '../store/playground.ts';
 import { fmtBytes, fmtMs } from '../format.ts';
 import { opColor } from '../render/colors.ts';
+import type { DesktopState } from '../desktop/desktop-store.ts';
+import { useDesktop } from '../desktop/useDesktop.ts';
 import { Section } from './PropertiesPanel.tsx';
 
 /** Saves bytes as a download (the engine file). */
@@ -15,12 +17,17 @@ export function downloadBytes(name: string, bytes: Uint8Array): void {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
+const selectDesktop = (s: DesktopState) => s.actions;
+
+/** "Save engine": the desktop shell's save dialog (atomic write) when there is one, else a download. */
 export function useSaveEngine(): (() => void) | null {
   const actions = useActions();
+  const desktop = useDesktop(selectDesktop);
   const name = useEditor((s) => s.engine.name);
   const ready = useEditor((s) => s.engine.state === 'ready');
   if (!ready) return null;
   return () => {
+    if (desktop) { void desktop.saveEngine(); return; }
     const b = actions.engineBytes();
     if (b) downloadBytes(name, b);
   };

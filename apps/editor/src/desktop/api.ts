@@ -1,8 +1,9 @@
 /**
- * The contract between the desktop renderer and the main process: the API the preload exposes on
- * `window.fuselabDesktop` (one method per capability), the IPC channel names behind it, and the
- * shapes that cross. Types and constants only, so the preload, the main process, the IPC handlers
- * and the editor can all import it.
+ * The contract between the editor and the desktop shell (apps/desktop): the API the shell's preload
+ * exposes on `window.fuselabDesktop` (one method per capability), the IPC channel names behind it,
+ * and the shapes that cross. Types and constants only. It lives in the editor because the editor is
+ * what uses it; the shell (which depends on the editor) implements it — the preload, the main
+ * process and its IPC handlers import it from `@fuselab/editor`.
  *
  * Files cross IPC as opaque handles (`FileHandle`), never as paths the renderer could choose: the
  * main process opens a file only after a native dialog, an OS "open with", a drag-drop the preload

@@ -1,5 +1,6 @@
 /**
- * Page-side helpers for the desktop API (the editor imports these; nothing here touches Node).
+ * Page-side helpers for the desktop API: find `window.fuselabDesktop`, and receive the GPU runtime's
+ * MessagePort from the shell. Nothing here touches Node or the DOM beyond `postMessage` events.
  */
 import { DESKTOP_API_KEY, RUNTIME_PORT_MESSAGE, type FuselabDesktopApi } from './api.ts';
 
@@ -8,7 +9,8 @@ export function desktopApi(scope: unknown = globalThis): FuselabDesktopApi | nul
   return ((scope as Record<string, unknown>)[DESKTOP_API_KEY] as FuselabDesktopApi | undefined) ?? null;
 }
 
-interface MessageSource {
+/** What `connectRuntimePort` listens on: the window (a stand-in in Node tests). */
+export interface MessageSource {
   addEventListener(type: 'message', listener: (e: { data: unknown; ports: readonly MessagePort[]; origin: string; source: unknown }) => void): void;
   removeEventListener(type: 'message', listener: (e: { data: unknown; ports: readonly MessagePort[]; origin: string; source: unknown }) => void): void;
   location: { origin: string };
