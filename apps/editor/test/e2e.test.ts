@@ -4,14 +4,19 @@
  * example, browse it, run the default fusion workflow (its build-engine node builds a real engine for
  * the runtime worker's WebGPU adapter), check the diff shows fused nodes, stream greedy tokens on
  * both sides of the Playground on WebGPU (SwiftShader), put the per-layer timings on the source graph,
- * save the engine and open it again, open a bad file. Screenshots land in test-results/editor/. Without Chromium the suite is skipped locally
+ * download the export-triton node's repository archive (extracted by tar, config.pbtxt parsed
+ * strictly), measure INT8 sensitivity and apply its keep list to the workflow, save the engine and
+ * open it again, open a bad file. Screenshots land in test-results/editor/. Without Chromium the suite is skipped locally
  * and FAILS under CI=true (it must never pass by skipping there).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { loadModel } from '@fuselab/graph-core';
+import { MODEL_CONFIG_SCHEMA, parseTextFormat, type TextMessage } from '@fuselab/gpu-runtime';
 import { CHROMIUM, launchBrowser, REPO_DIR, serveEditor, type Browser, type ServedEditor } from '../scripts/harness.ts';
 
 const SHOTS = join(REPO_DIR, 'test-results', 'editor');
@@ -24,13 +29,16 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
   let browser: Browser;
   let page: Page;
   const errors: string[] = [];
+  let buildDir = '';
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, name) });
   const text = async (sel: string) => (await page.textContent(sel)) ?? '';
   const state = <T>(f: string) => page.evaluate((src) => (new Function('s', `return (${src})(s)`) as (s: unknown) => T)((window as unknown as { __fuselab: { getState(): unknown } }).__fuselab.getState()), f);
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    [served, browser] = await Promise.all([serveEditor(), launchBrowser()]);
+    // a build folder of its own: other suites may build the editor at the same time
+    buildDir = mkdtempSync(join(tmpdir(), 'fuselab-editor-e2e-'));
+    [served, browser] = await Promise.all([serveEditor({ outDir: buildDir }), launchBrowser()]);
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     page.on('pageerror', (e) => errors.push(e.message));
   }, 90_000);
@@ -38,6 +46,7 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
   afterAll(async () => {
     await browser?.close();
     await served?.close();
+    if (buildDir) rmSync(buildDir, { recursive: true, force: true });
   });
 
   it('opens the bundled example with its layer hierarchy', async () => {
@@ -76,6 +85,10 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
     expect(await page.textContent('[data-testid="flow-node-fuse-attention"] [data-testid="flow-node-stat"]')).toMatch(/GroupQueryAttention/);
     await expect.poll(() => page.textContent('[data-testid="status-bar"]')).toMatch(/optimized 1105 → 48 nodes/);
     await page.waitForSelector('[data-testid="flow-node-memory-plan"][data-state="done"]', { timeout: 30_000 });
+    // the profiles node worked out prefill/decode shapes on the model's symbols; its context is config.json's
+    await page.waitForSelector('[data-testid="flow-node-profiles"][data-state="done"]', { timeout: 30_000 });
+    expect(await text('[data-testid="flow-node-profiles"] [data-testid="flow-node-stat"]')).toBe('2 profiles, ctx ≤ 256');
+    expect(await text('[data-testid="flow-node-profiles"] [data-testid="flow-node-detail"]')).toContain('decode: attention_mask 1×2 … 1×256');
     await shot('03-workflow-run.png');
   });
 
@@ -88,10 +101,52 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
     expect(detail).toContain('sections: model, tokenizer, tokenizer_config');
     expect(detail).toMatch(/48 nodes · \d+ fused · webgpu swiftshader/);
     expect(detail).toContain('✓ validated');
+    expect(detail).toContain('profiles: prefill, decode');
+    expect(await state<string[]>('(s) => s.engine.manifest.profiles.map((p) => p.name)')).toEqual(['prefill', 'decode']);
     expect(await text('[data-testid="flow-node-playground"] [data-testid="flow-node-stat"]')).toMatch(/engine ready/);
     await page.click('[data-testid="flow-node-build-engine"]');
     await page.waitForSelector('[data-testid="properties"] :text("Save engine")');
     await shot('07-workflow-engine.png');
+  });
+
+  it('downloads the engine as a Triton repository archive from the export node', async () => {
+    const node = '[data-testid="flow-node-export-triton"]';
+    await page.waitForSelector(`${node}[data-state="done"]`, { timeout: 30_000 });
+    expect(await text(`${node} [data-testid="flow-node-stat"]`)).toBe('ready: kjv-llama-model.tar · max_batch_size 0 (KV decoder, stateless)');
+    const dir = mkdtempSync(join(tmpdir(), 'fuselab-triton-e2e-'));
+    try {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(`${node} [data-testid="export-triton-download"]`)]);
+      expect(download.suggestedFilename()).toBe('kjv-llama-model.tar');
+      const tar = join(dir, 'repo.tar');
+      await download.saveAs(tar);
+      const x = spawnSync('tar', ['-xf', tar, '-C', dir], { encoding: 'utf8' });
+      expect(x.status, x.stderr).toBe(0);
+      const repo = join(dir, 'kjv-llama-model');
+      expect(readdirSync(repo).sort()).toEqual(['1', 'README.md', 'config.pbtxt', 'perf_data.json', 'sample_request.json']);
+      const c = parseTextFormat(readFileSync(join(repo, 'config.pbtxt'), 'utf8'), MODEL_CONFIG_SCHEMA, 'config.pbtxt');
+      expect(c).toMatchObject({ name: 'kjv-llama-model', platform: 'onnxruntime_onnx', max_batch_size: 0, instance_group: [{ count: 1, kind: 'KIND_GPU' }] });
+      expect((c.input as TextMessage[]).map((t) => t.name).slice(0, 3)).toEqual(['input_ids', 'attention_mask', 'position_ids']);
+      // the archive's model is the engine's fused graph
+      const m = loadModel(readFileSync(join(repo, '1/model.onnx')));
+      expect(m.graph.nodes.filter((n) => n.opType === 'GroupQueryAttention')).toHaveLength(4);
+      expect(m.graph.nodeCount).toBe(48);
+      expect(readFileSync(join(repo, 'README.md'), 'utf8')).toMatch(/v2\/models\/kjv-llama-model\/infer/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect.poll(() => text(`${node} [data-testid="flow-node-stat"]`)).toMatch(/^exported kjv-llama-model\.tar \(\d+\.\d MiB, 5 files\)$/);
+    await page.click(`${node} .text-slate-100:has-text("export Triton")`);
+    await page.waitForSelector('[data-testid="triton-files"]');
+    await shot('11-export-triton.png');
+    // the profiles node's properties: min / opt / max per input for prefill and decode
+    await page.click('[data-testid="flow-node-profiles"] .text-slate-100:has-text("profiles")');
+    await page.waitForSelector('[data-testid="profiles-table"]');
+    const table = await text('[data-testid="profiles-table"]');
+    expect(table).toContain('prefill');
+    expect(table).toContain('past_key_values.* ×8');
+    await page.evaluate('for (const t of window.__fuselab.getState().toasts) window.__fuselab.getState().actions.dropToast(t.id)');
+    await page.locator('[data-testid="profiles-table"]').scrollIntoViewIfNeeded();
+    await shot('12-profiles.png');
   });
 
   it('shows fused nodes in the diff, with their sources', async () => {
@@ -147,6 +202,8 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
     expect(plain.length).toBeGreaterThan(10);
     expect(plain.startsWith(partial)).toBe(true);
     expect(optimized).toBe(plain);
+    // an honest baseline: the plain side runs with onnxruntime's own graph optimizations off
+    expect(await text('[data-testid="side-plain-baseline"]')).toContain('onnxruntime graph optimizations off');
     for (const id of ['plain', 'optimized']) {
       expect(await page.getAttribute(`[data-testid="side-${id}"] [data-testid="side-backend"]`, 'data-backend')).toBe('webgpu');
       expect(await text(`[data-testid="tokens-${id}"]`)).toMatch(/^24 tokens · prompt 6/);
@@ -190,6 +247,21 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
     await page.waitForSelector('[data-testid="graph-main"][data-ready="true"]', { timeout: 30_000 });
     await page.waitForTimeout(300);
     await shot('09-timing-heatmap.png');
+  });
+
+  it('measures INT8 sensitivity and applies the keep list to the workflow as a quantize-qdq step', async () => {
+    await page.selectOption('[data-testid="overlay-select"]', 'sensitivity');
+    await page.waitForSelector('[data-testid="keep-list"]', { timeout: 120_000 });
+    expect(await text('[data-testid="sensitivity-panel"]')).toMatch(/21 layers in .* measured on the workflow's result before quantize-qdq \(48 nodes\)/);
+    await page.fill('[data-testid="keep-count"]', '2');
+    await page.waitForSelector('[data-testid="graph-main"][data-ready="true"]', { timeout: 30_000 });
+    await shot('13-sensitivity-keep-list.png');
+    await page.click('[data-testid="sensitivity-apply"]');
+    const q = await state<{ exclude: string[]; calibration: string } | null>('(s) => { const n = s.flow.history.present.nodes.find((x) => x.kind === "pass:quantize-qdq"); return n ? n.params : null; }');
+    expect(q?.exclude).toHaveLength(2);
+    expect(q?.calibration.length).toBeGreaterThan(10);
+    await page.click('[data-testid="tab-workflow"]');
+    await page.waitForSelector('[data-testid="flow-node-quantize-qdq"]');
   });
 
   it('saves the engine and opens the .engine file again, showing its manifest', async () => {

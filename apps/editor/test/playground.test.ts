@@ -119,6 +119,24 @@ describe('playground store (headless user, runtime host over a MessageChannel)',
     expect(store.getState().playground.sides.optimized.layers).not.toBeNull();
   }, 120_000);
 
+  it('runs the plain side as an honest baseline: onnxruntime\'s own graph optimizations off', async () => {
+    const s = store.getState();
+    const original = s.original as NonNullable<typeof s.original>;
+    // every node onnxruntime timed on the plain side is a node of the opened graph: it fused nothing
+    const plain = s.playground.sides.plain.layers as LayerTimings;
+    expect(plain.nodes.length).toBeGreaterThan(100);
+    expect(plain.nodes.filter((n) => !original.nodeByName.has(n.node)).map((n) => n.node)).toEqual([]);
+    // the same bytes with onnxruntime's default ('all') level: it fuses on its own, so the baseline would not be plain
+    const bytes = readBytes(KJV_LLAMA);
+    const info = await runtime.load({ kind: 'onnx', name: 'model.onnx', bytes, tokenizer: s.assets.tokenizer, graphOptimizationLevel: 'all' }, { backend: 'wasm', layerTimings: true });
+    let timed: LayerTimings | null = null;
+    for await (const e of runtime.generate(info.engine, { prompt: greedy.prompt, maxTokens: 3 })) if (e.type === 'layers') timed = e.timings;
+    await runtime.unload(info.engine);
+    const ortMade = (timed?.nodes ?? []).filter((n) => !original.nodeByName.has(n.node));
+    expect(ortMade.length).toBeGreaterThan(0);
+    expect(timed?.nodes.length).toBeLessThan(plain.nodes.length);
+  }, 60_000);
+
   it('puts the optimized run\'s timings on the source graph as a heatmap, fused time split among sources', async () => {
     const s0 = store.getState();
     expect(s0.mainModel).toBe('original');

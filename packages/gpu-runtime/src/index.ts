@@ -33,6 +33,10 @@ export { tritonConfig, tritonModelIo, tritonDataType, sharedBatchDim, checkModel
 export { parseTextFormat, quoteText, TextFormatError, type MessageSchema, type FieldSpec, type TextMessage, type TextValue } from './triton/text-format.ts';
 export { MODEL_CONFIG_SCHEMA, TRITON_DATA_TYPES, TRITON_INSTANCE_KINDS, type TritonDataType } from './triton/model-config-schema.ts';
 export { tritonServingFiles, v2Datatype, SAMPLE_DIMS, type ServingFiles } from './triton/readme.ts';
+/** A Triton model repository entry as files in memory (config, model, README, samples). */
+export { tritonRepository, type TritonRepository, type TritonRepositoryFile, type TritonRepositoryOptions } from './triton/repository.ts';
+/** A POSIX ustar archive writer (a rope of chunks; file contents are not copied). */
+export { tarArchive, TarError, type TarEntry, type TarOptions, type TarArchive } from './archive/tar.ts';
 // runtime hosts (browser worker, Node, Electron) and their client
 export { PROTOCOL_VERSION, RuntimeHostError, type HostRequest, type HostMessage, type LoadSource, type LoadedInfo, type PortLike, type BackendRequest } from './host/protocol.ts';
 export { RuntimeHost, startWorkerHost, type HostEnvironment } from './host/host.ts';

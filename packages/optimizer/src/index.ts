@@ -20,6 +20,8 @@ export { simplifyChains, holdsExactly, CHAIN_RULES } from './passes/simplify-cha
 export { eliminateCommonSubexpressions, type CseParams } from './passes/eliminate-common-subexpressions.ts';
 export { foldShapes, reshapeTargetFor, type FoldShapesParams } from './passes/fold-shapes.ts';
 export { parseProfileArg, parseProfiles, formatProfile, resolveProfile, profileDim, profileDimValues, profileShapes, ProfileError, type ProfileDim, type ResolvedProfile } from './profiles.ts';
+/** Prefill/decode profiles of a KV-cache decoder from max batch, context and prompt length (the editor's profiles node). */
+export { decoderProfiles, type DecoderProfileOptions, type DecoderProfiles } from './decoder-profiles.ts';
 export { evaluateNode, canEvaluate, constantNodeTensor, EVALUATORS, CannotFold, type EvalContext } from './const-eval/evaluator.ts';
 export { fuseBias } from './passes/fuse-bias.ts';
 export { fuseLayerNorm, LAYER_NORM_OPSET } from './passes/fuse-layer-norm.ts';

@@ -19,7 +19,7 @@ export interface FlowCardData extends Record<string, unknown> {
 
 export type FlowCardNode = Node<FlowCardData, 'card'>;
 
-export const PORT_COLORS: Record<PortType, string> = { model: '#60a5fa', engine: '#a78bfa', report: '#fbbf24' };
+export const PORT_COLORS: Record<PortType, string> = { model: '#60a5fa', engine: '#a78bfa', report: '#fbbf24', profiles: '#2dd4bf' };
 
 const STATE_STYLE: Record<NodeRunStatus['state'], string> = {
   idle: 'text-slate-500',

@@ -5,6 +5,7 @@ import { fmtMs } from '../format.ts';
 import { ParamField } from './ParamField.tsx';
 import { Section } from './PropertiesPanel.tsx';
 import { EngineManifestView, useSaveEngine } from './EngineView.tsx';
+import { ProfilesProperties, TritonProperties } from './DeployProperties.tsx';
 
 export function FlowNodeProperties() {
   const selected = useEditor((s) => (s.flow.selected.length === 1 ? s.flow.history.present.nodes.find((n) => n.id === s.flow.selected[0]) : undefined));
@@ -77,7 +78,7 @@ export function FlowNodeProperties() {
             {validation.outputs.slice(0, 12).map((o) => <tr key={o.name}><td className="truncate pr-2 font-mono text-slate-400">{o.name}</td><td className={`font-mono ${o.passed ? 'text-emerald-300' : 'text-rose-300'}`}>{o.maxAbsErr.toExponential(1)}</td></tr>)}
           </tbody></table>
         )}
-        {spec.available && selected.kind !== 'build-engine' && selected.kind !== 'playground' && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => void actions.runFlow(selected.kind.startsWith('pass:') ? selected.id : undefined)}>Run to here</button>}
+        {spec.available && selected.kind !== 'build-engine' && selected.kind !== 'playground' && selected.kind !== 'export-triton' && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => void actions.runFlow(selected.kind.startsWith('pass:') ? selected.id : undefined)}>Run to here</button>}
         {selected.kind === 'build-engine' && (
           <div className="mt-3 flex flex-wrap gap-1.5">
             <button type="button" className="rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400 disabled:opacity-40" disabled={!hasOptimized || engineState === 'building'}
@@ -88,6 +89,8 @@ export function FlowNodeProperties() {
         )}
         {selected.kind === 'playground' && <button type="button" className="mt-3 rounded-md bg-indigo-500 px-3 py-1 text-xs font-medium text-white hover:bg-indigo-400" onClick={() => actions.setTab('playground')}>Open the Playground</button>}
       </Section>
+      {selected.kind === 'profiles' && <ProfilesProperties nodeId={selected.id} />}
+      {selected.kind === 'export-triton' && <TritonProperties nodeId={selected.id} />}
       {selected.kind === 'build-engine' && <EngineManifestView />}
     </>
   );

@@ -14,7 +14,7 @@ export function ParamField({ name, spec, value, onChange, compact }: { name: str
   } else if (spec.type === 'string[]') {
     input = <input className={cls} value={(value as string[]).join(', ')} placeholder="comma separated" onChange={(e) => onChange(e.target.value.split(',').map((x) => x.trim()).filter(Boolean))} />;
   } else {
-    input = <input className={cls} value={String(value)} onChange={(e) => onChange(e.target.value)} />;
+    input = <input className={cls} value={String(value)} placeholder={spec.default === '' ? 'auto' : undefined} onChange={(e) => onChange(e.target.value)} />;
   }
   return (
     <label className={`grid items-center gap-2 ${compact ? 'grid-cols-[1fr_88px] text-[10px]' : 'grid-cols-[1fr_120px] text-[11px]'}`} title={spec.doc}>

@@ -24,6 +24,7 @@ function useSideSubject(id: SideId): { title: string; meta: string; available: b
   const engine = useEditor((s) => s.engine);
   const kind = useEditor((s) => (id === 'plain' ? (s.original ? 'onnx' : null) : optimizedKind(s)));
   const file = source?.name.split('/').pop() ?? '';
+  // the baseline runs with onnxruntime's graph optimizations disabled (PLAIN_GRAPH_OPTIMIZATION): plain vs optimized, not ORT vs ORT
   if (id === 'plain') return { title: file || 'no model', meta: original ? `${original} nodes · ONNX as opened` : 'open a model', available: !!kind };
   if (kind === 'engine' && engine.manifest) return { title: engine.name, meta: `${engine.manifest.graph.nodes} nodes · engine ${fmtBytes(engine.byteLength)}`, available: true };
   if (kind === 'optimized-onnx') return { title: file.replace(/\.onnx$/, '.optimized.onnx'), meta: `${optimized} nodes · workflow result (ONNX) — build an engine to run it`, available: true };
@@ -156,10 +157,14 @@ function SideCard({ id }: { id: SideId }) {
         <span className={`rounded px-1.5 py-0.5 text-[10px] font-bold uppercase tracking-wider ${st.chip}`}>{st.label}</span>
         <div className="min-w-0 flex-1">
           <div className="truncate font-mono text-[12px] text-slate-100" title={subject.title}>{subject.title}</div>
-          <div className="truncate text-[10px] text-slate-500">{subject.meta}</div>
+          <div className="truncate text-[10px] text-slate-500" title={subject.meta} data-testid={`side-${id}-meta`}>{subject.meta}</div>
         </div>
         <LoadBadge side={side} />
       </header>
+      <div className="-mt-1 flex items-center gap-1.5 text-[10px] text-slate-500" data-testid={`side-${id}-baseline`}>
+        <span className={`h-1.5 w-1.5 rounded-full ${id === 'plain' ? 'bg-slate-500' : 'bg-emerald-400'}`} />
+        {id === 'plain' ? 'Baseline: onnxruntime graph optimizations off — the comparison is plain vs optimized' : 'The workflow\'s passes, with onnxruntime graph optimizations on top'}
+      </div>
       {side.load.info?.warnings.map((w) => <div key={w} className="rounded bg-amber-500/10 px-2 py-1 text-[10px] text-amber-200">{w}</div>)}
       {side.load.state === 'error' && (
         <div className="rounded-lg bg-rose-500/10 p-2 text-[11px] text-rose-200" data-testid={`load-error-${id}`}>

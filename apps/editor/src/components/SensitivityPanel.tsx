@@ -1,11 +1,34 @@
-import { useRef } from 'react';
+import { useRef, useState } from 'react';
 import { useActions } from '../hooks/useActions.ts';
 import { useEditor } from '../hooks/useEditor.ts';
 import type { EditorState } from '../store/editor-store.ts';
+import { quantizeStep } from '../workflow/keep-list.ts';
 
 const selectSensitivity = (s: EditorState) => s.sensitivity;
 const selectKind = (s: EditorState) => s.overlay.kind;
 const selectHasTokenizer = (s: EditorState) => !!s.assets.tokenizer;
+const selectQuantizeStep = (s: EditorState) => { try { return quantizeStep(s.flow.history.present)?.id ?? null; } catch { return null; } };
+
+/** Measure → keep list → quantize: the N most sensitive layers stay float, the rest go to INT8 in the workflow. */
+function KeepListApply({ layers }: { layers: number }) {
+  const actions = useActions();
+  const target = useEditor(selectQuantizeStep);
+  const [keep, setKeep] = useState(() => Math.min(3, layers));
+  return (
+    <div className="mt-2 rounded border border-pink-400/20 bg-pink-500/5 px-2 py-1.5" data-testid="keep-list">
+      <label className="flex items-center gap-2">
+        <span>Keep the</span>
+        <input type="number" min={0} max={layers} value={keep} onChange={(e) => e.target.value !== '' && setKeep(Math.max(0, Math.min(layers, Number(e.target.value))))}
+          className="w-12 rounded border border-white/10 bg-black/40 px-1 py-0.5 font-mono text-slate-100 outline-none focus:border-pink-300" data-testid="keep-count" />
+        <span>most sensitive in float</span>
+      </label>
+      <div className="mt-1 flex items-center gap-2">
+        <span className="flex-1 text-[10px] text-slate-500">{target ? `updates quantize-qdq (${target}) in the workflow` : 'adds quantize-qdq at the end of the workflow'}; {layers - keep} layers to INT8</span>
+        <button type="button" className="rounded bg-pink-500/25 px-2 py-0.5 font-medium text-pink-100 hover:bg-pink-500/40" data-testid="sensitivity-apply" onClick={() => actions.applyKeepList(keep)}>Apply</button>
+      </div>
+    </div>
+  );
+}
 
 /**
  * The INT8 sensitivity overlay's panel: progress and cancel while the model worker measures, the
@@ -39,12 +62,13 @@ export function SensitivityPanel() {
       )}
       {r && (
         <>
-          <div className="mt-1.5 text-slate-400">1 − logits cosine with only that layer in INT8 (QDQ); blocks show the sum. {r.scores.length} layers in {(r.ms / 1000).toFixed(1)} s, calibrated on {r.source === 'text' ? `text (${sens.text?.name ?? 'picked'})` : 'random data'}.</div>
+          <div className="mt-1.5 text-slate-400">1 − logits cosine with only that layer in INT8 (QDQ); blocks show the sum. {r.scores.length} layers in {(r.ms / 1000).toFixed(1)} s, calibrated on {r.source === 'text' ? `text (${sens.text?.name ?? 'picked'})` : 'random data'}, measured on {r.measured.passes ? `the workflow's result before quantize-qdq (${r.measured.nodes} nodes)` : 'the model as opened'}.</div>
           <ol className="mt-1 space-y-0.5 font-mono" data-testid="sensitivity-top">
             {r.scores.slice(0, 5).map((x) => (
-              <li key={x.node} className="flex gap-2"><span className="truncate text-slate-300" title={x.node}>{x.node}</span><span className="ml-auto text-amber-200">{x.score.toExponential(2)}</span></li>
+              <li key={x.node} className="flex gap-2"><span className="truncate text-slate-300" title={x.node}>{x.node}</span><span className="ml-auto shrink-0 text-amber-200">{x.score.toExponential(2)}</span></li>
             ))}
           </ol>
+          {sens.state === 'done' && <KeepListApply layers={r.scores.length} />}
         </>
       )}
       <div className="mt-2 flex items-center gap-2 border-t border-white/10 pt-1.5 text-slate-400">

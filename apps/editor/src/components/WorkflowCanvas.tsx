@@ -6,7 +6,30 @@ import { connectionError, nextId, FlowError } from '../workflow/document.ts';
 import { CATEGORY_COLORS, KIND_BY_ID, portType } from '../workflow/kinds.ts';
 import { FlowNodeCard, PORT_COLORS, type FlowCardData, type FlowCardNode } from './FlowNodeCard.tsx';
 import { useSaveEngine } from './EngineView.tsx';
+import { useTritonExport } from '../hooks/useTritonExport.ts';
+import { profileHeadline } from '../model/profile-rows.ts';
+import type { DeployState } from '../store/deploy.ts';
+import type { EngineState } from '../store/playground.ts';
 import { fmtBytes } from '../format.ts';
+
+/** The card's extra lines for the deploy nodes: a profiles node's profiles, an export node's plan and its button. */
+function deployDetail(kind: string, id: string, deploy: DeployState, engine: EngineState, exportTriton: (id: string) => void): FlowCardData['detail'] {
+  if (kind === 'profiles') {
+    const r = deploy.profiles[id];
+    if (!r) return undefined;
+    return { lines: [...r.profiles.map((p) => ({ text: profileHeadline(p) })), ...r.notes.map((n) => ({ text: n, tone: 'dim' as const }))], buttons: [] };
+  }
+  if (kind === 'export-triton' && engine.state === 'ready') {
+    const t = deploy.triton[id];
+    return {
+      lines: t
+        ? [{ text: `${t.name}/ · max_batch_size ${t.maxBatchSize}` }, { text: `${t.inputs} inputs · ${t.outputs} outputs${t.kvCache ? ' · KV stateless' : ''}`, tone: 'dim' }, { text: t.files.map((f) => f.path.split('/').slice(1).join('/')).join(', '), tone: 'dim' }]
+        : [{ text: `from ${engine.name}`, tone: 'dim' }],
+      buttons: [{ label: 'Export .tar', onClick: () => exportTriton(id), testId: 'export-triton-download' }],
+    };
+  }
+  return undefined;
+}
 
 const nodeTypes = { card: FlowNodeCard };
 export const KIND_MIME = 'application/x-fuselab-kind';
@@ -17,8 +40,11 @@ function Canvas() {
   const statuses = useEditor((s) => s.flow.statuses);
   const source = useEditor((s) => s.source);
   const engine = useEditor((s) => s.engine);
+  const deploy = useEditor((s) => s.deploy);
   const actions = useActions();
   const save = useSaveEngine();
+  const tritonExport = useTritonExport();
+  const exportTriton = useCallback((id: string) => void tritonExport(id), [tritonExport]);
   const engineDetail = useMemo((): FlowCardData['detail'] => {
     const m = engine.manifest;
     if (engine.state !== 'ready' || !m) return undefined;
@@ -28,6 +54,7 @@ function Canvas() {
         { text: `${engine.name} · ${fmtBytes(engine.byteLength)}` },
         { text: `${m.sections.length} sections: ${m.sections.map((x) => x.name).join(', ')}`, tone: 'dim' },
         { text: `${m.graph.nodes} nodes · ${fused} fused · ${m.device.backend === 'webgpu' ? `webgpu ${m.device.architecture || m.device.vendor}` : 'wasm'}`, tone: 'dim' },
+        ...(m.profiles.length ? [{ text: `profiles: ${m.profiles.map((p) => p.name).join(', ')}`, tone: 'dim' as const }] : []),
         m.validation ? { text: m.validation.passed ? `✓ validated (${m.validation.tolerance})` : '✗ validation failed', tone: m.validation.passed ? 'ok' : 'bad' } : { text: 'not validated', tone: 'dim' },
       ],
       buttons: [
@@ -51,8 +78,9 @@ function Canvas() {
       onParam: (key: string, value: unknown) => actions.edit({ type: 'set-param', node: n.id, key, value }),
       onRun: n.kind === 'playground' && engine.state === 'ready' ? () => actions.setTab('playground') : () => void actions.runFlow(n.kind.startsWith('pass:') ? n.id : undefined),
       ...(n.kind === 'build-engine' && engineDetail ? { detail: engineDetail } : {}),
+      ...(n.kind === 'profiles' || n.kind === 'export-triton' ? { detail: deployDetail(n.kind, n.id, deploy, engine, exportTriton) } : {}),
     },
-  })), [doc.nodes, selected, statuses, source, actions, engine.state, engineDetail]);
+  })), [doc.nodes, selected, statuses, source, actions, engine, engineDetail, deploy, exportTriton]);
 
   const edges: Edge[] = useMemo(() => doc.edges.map((e) => {
     const src = doc.nodes.find((n) => n.id === e.source);

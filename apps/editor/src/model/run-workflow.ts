@@ -19,6 +19,8 @@ export interface StepRecord {
   nodesBefore: number;
   nodesAfter: number;
   fused: Record<string, number>;
+  /** Ops a precision step quantized (`stats.quantized` of quantize-qdq / quantize-matmul-nbits). */
+  quantized: Record<string, number>;
   provenance: ProvenanceRecord[];
   removed: RemovedEntry[];
   diagnostics: Diagnostic[];
@@ -59,7 +61,7 @@ export function runWorkflow(model: Model, steps: readonly PassStep[], options: R
       // every enabled step runs once per round, in order
       const rec: StepRecord = {
         seq, round: run.round, step: seq - run.round * steps.length, pass: run.name, modified: run.modified, ms: run.ms,
-        nodesBefore: run.nodesBefore, nodesAfter: run.nodesAfter, fused: detail.fused, provenance: detail.provenance, removed: detail.removed, diagnostics: detail.diagnostics,
+        nodesBefore: run.nodesBefore, nodesAfter: run.nodesAfter, fused: detail.fused, quantized: countsOf(run.stats.quantized), provenance: detail.provenance, removed: detail.removed, diagnostics: detail.diagnostics,
       };
       records.push(rec);
       options.onStep?.(rec, m);
@@ -72,6 +74,18 @@ export function runWorkflow(model: Model, steps: readonly PassStep[], options: R
       provenance: r.provenance, removed: r.removed, diagnostics: r.diagnostics, ms: performance.now() - t0,
     },
   };
+}
+
+function countsOf(x: unknown): Record<string, number> {
+  return x && typeof x === 'object' ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, v]) => typeof v === 'number' && v > 0)) as Record<string, number> : {};
+}
+
+/** The per-node stat line of a pass node: what it quantized, else fused, else removed. */
+export function describeStep(a: { fused: Record<string, number>; quantized: Record<string, number>; before: number; after: number }): string {
+  const q = Object.entries(a.quantized).map(([op, n]) => `${n} ${op}`);
+  if (q.length) return `quantized ${q.join(', ')}`;
+  const removed = a.before - a.after;
+  return describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change');
 }
 
 /** "fused 8 SkipSimplifiedLayerNormalization, 4 GroupQueryAttention" — the per-node stat line. */

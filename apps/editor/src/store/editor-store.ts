@@ -8,7 +8,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MemoryPlan } from '@fuselab/optimizer';
 import { computeDiff, counterpart, type Diff } from '../model/diff.ts';
 import { allExpanded, ROOT } from '../model/hierarchy.ts';
-import { describeFused, type StepRecord, type WorkflowRunRecord } from '../model/run-workflow.ts';
+import { describeStep, type StepRecord, type WorkflowRunRecord } from '../model/run-workflow.ts';
 import { searchNodes, type SearchHit } from '../model/search.ts';
 import { indexView, type IndexedView, type ModelView } from '../model/view.ts';
 import type { WeightStats } from '../model/weight-stats.ts';
@@ -21,6 +21,8 @@ import { CancelledError, WorkerError, type LayoutJob, type LayoutService, type M
 import { timingHeat } from '../runtime/timings.ts';
 import { httpFetcher, NO_ASSETS, type Fetcher } from '../runtime/assets.ts';
 import { assetsForUrl, createRuntimeActions, initialRuntimeSlices, SIDES, type RuntimeActions, type RuntimeSlices, type SideId } from './playground.ts';
+import { createDeployActions, emptyDeploy, type DeployActions, type DeployState } from './deploy.ts';
+import { keepListEdit, workflowBeforeQuantize } from '../workflow/keep-list.ts';
 import { emptyPane, heatFor, paneFor, reveal, rollupMarks, withExpanded, type PaneId, type PaneState } from './panes.ts';
 
 export type Tab = 'graph' | 'workflow' | 'diff' | 'memory' | 'playground';
@@ -57,11 +59,14 @@ export interface SensitivityState {
   error: string | null;
   /** Calibration text the user picked (tokenized with the model's tokenizer); none: random data. */
   text: { name: string; text: string } | null;
+  /** The passes measured (the workflow before its quantize step, as JSON): "apply" refuses a stale result. */
+  measuredFor: string | null;
 }
 
 export const SENSITIVITY_LABEL = 'INT8 sensitivity (1 − logits cosine)';
 
-const idleSensitivity = (text: SensitivityState['text'] = null): SensitivityState => ({ state: 'idle', progress: null, result: null, error: null, text });
+const idleSensitivity = (text: SensitivityState['text'] = null): SensitivityState => ({ state: 'idle', progress: null, result: null, error: null, text, measuredFor: null });
+const passesKey = (doc: FlowDoc) => JSON.stringify(workflowBeforeQuantize(doc).passes);
 
 export interface EditorState extends RuntimeSlices {
   source: SourceInfo | null;
@@ -85,6 +90,7 @@ export interface EditorState extends RuntimeSlices {
   memory: { original: MemoryPlan | null; optimized: MemoryPlan | null; dims: Record<string, number>; loading: boolean; error: string | null };
   overlay: { kind: OverlayKind; label: string; values: ReadonlyMap<string, number> | null; note?: string };
   sensitivity: SensitivityState;
+  deploy: DeployState;
   tab: Tab;
   /** What the properties panel shows: a node or block of a graph pane. */
   inspect: { pane: PaneId; id: string } | null;
@@ -92,7 +98,7 @@ export interface EditorState extends RuntimeSlices {
   actions: EditorActions;
 }
 
-export interface EditorActions extends RuntimeActions {
+export interface EditorActions extends RuntimeActions, DeployActions {
   open(source: OpenSource): Promise<void>;
   dismissError(): void;
   setTab(tab: Tab): void;
@@ -130,6 +136,12 @@ export interface EditorActions extends RuntimeActions {
    */
   runSensitivity(options?: { batches?: number; sequenceLength?: number }): Promise<void>;
   cancelSensitivity(): void;
+  /**
+   * Writes the `count` most sensitive layers as the quantize-qdq step's keep-higher list (`exclude`),
+   * with the ranges sensitivity calibrated, into the chain — inserting the step at its end when there
+   * is none. One undoable edit; refused when the workflow changed since the measurement.
+   */
+  applyKeepList(count: number): void;
   setCalibrationText(text: { name: string; text: string } | null): void;
   /** Hook for per-node numbers (runtime timings, precision sensitivity): node name → value. */
   setHeat(label: string, values: ReadonlyMap<string, number> | null): void;
@@ -184,9 +196,11 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
       seqs: () => seqs,
       onTimings: () => { if (get().overlay.kind === 'timing') void actions.setOverlay('timing', timingSide); },
     });
+    const deployActions = createDeployActions({ get, set, model: deps.model, engineBytes: () => runtimeActions.engineBytes(), toast, setNodeStatus: (id, st) => setStatus(id, st) });
 
     const actions: EditorActions = {
       ...runtimeActions,
+      ...deployActions,
       async open(source) {
         set({ loading: { stage: 'opening', fraction: 0 }, error: null });
         const t0 = performance.now();
@@ -210,6 +224,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
             memory: { ...get().memory, original: null, optimized: null, error: null },
             overlay: { kind: 'none', label: '', values: null },
             sensitivity: idleSensitivity(get().sensitivity.text),
+            deploy: emptyDeploy(),
             search: { query: '', hits: [] },
             inspect: null,
             flow: { ...get().flow, statuses: {}, record: null, validation: null },
@@ -350,21 +365,21 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         for (const n of chain) statuses[n.id] = n.enabled ? { state: 'queued' } : { state: 'skipped', stat: 'disabled' };
         const srcId = d.nodes.find((n) => n.kind === 'source')?.id;
         if (srcId) statuses[srcId] = { state: 'done', stat: `${s.original.summary.nodeCount} nodes` };
-        set({ flow: { ...s.flow, statuses, running: true, notice: null } });
-        const acc = new Map<string, { ms: number; fused: Record<string, number>; before: number; after: number }>();
+        set({ flow: { ...s.flow, statuses, running: true, notice: null }, deploy: emptyDeploy() });
+        const acc = new Map<string, { ms: number; fused: Record<string, number>; quantized: Record<string, number>; before: number; after: number }>();
         try {
           const r = await deps.model.request({ type: 'run', workflow: toWorkflow(d, until) }, (p) => {
             const st = p.step;
             if (!st) return;
             const node = enabled[st.step];
             if (!node) return;
-            const a = acc.get(node.id) ?? { ms: 0, fused: {}, before: st.nodesBefore, after: st.nodesAfter };
+            const a = acc.get(node.id) ?? { ms: 0, fused: {}, quantized: {}, before: st.nodesBefore, after: st.nodesAfter };
             a.ms += st.ms;
             a.after = st.nodesAfter;
             for (const [op, c] of Object.entries(st.fused)) a.fused[op] = (a.fused[op] ?? 0) + c;
+            for (const [op, c] of Object.entries(st.quantized)) a.quantized[op] = (a.quantized[op] ?? 0) + c;
             acc.set(node.id, a);
-            const removed = a.before - a.after;
-            setStatus(node.id, { state: 'running', ms: a.ms, nodesBefore: a.before, nodesAfter: a.after, stat: describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change') });
+            setStatus(node.id, { state: 'running', ms: a.ms, nodesBefore: a.before, nodesAfter: a.after, stat: describeStep(a) });
             const next = enabled[st.step + 1];
             if (next && get().flow.statuses[next.id]?.state === 'queued') setStatus(next.id, { state: 'running' });
           });
@@ -372,8 +387,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
           const statusesDone = { ...get().flow.statuses };
           for (const n of enabled) {
             const a = acc.get(n.id);
-            const removed = a ? a.before - a.after : 0;
-            statusesDone[n.id] = { state: 'done', ms: a?.ms ?? 0, nodesBefore: a?.before, nodesAfter: a?.after, stat: a ? describeFused(a.fused) || (removed > 0 ? `removed ${removed} nodes` : 'no change') : 'no change' };
+            statusesDone[n.id] = { state: 'done', ms: a?.ms ?? 0, nodesBefore: a?.before, nodesAfter: a?.after, stat: a ? describeStep(a) : 'no change' };
           }
           seqs.run++;
           set((x) => ({ optimized, flow: { ...x.flow, statuses: statusesDone, running: false, record: r.record } }));
@@ -408,14 +422,26 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
               setStatus(n.id, { state: 'error', ms: performance.now() - t0, error: errorOf(e).message });
             }
           }
-          // build engine nodes (after validate: the build reuses its result), then the playgrounds they feed
+          for (const n of tail.filter((x) => x.kind === 'profiles')) await actions.computeProfiles(n.id);
+          // build engine nodes (after validate: the build reuses its result) with their profiles, then what they feed
           for (const n of tail.filter((x) => x.kind === 'build-engine')) {
             const target = String(n.params.target ?? 'auto') as 'auto' | 'webgpu' | 'wasm';
-            await actions.buildEngine({ target, nodeId: n.id });
+            let profiles;
+            try {
+              profiles = await actions.profilesFor(n.id);
+            } catch (e) {
+              setStatus(n.id, { state: 'error', error: (e as Error).message });
+              continue;
+            }
+            await actions.buildEngine({ target, nodeId: n.id, ...(profiles ? { profiles } : {}) });
             const built = get().engine.state === 'ready';
             for (const e of d.edges.filter((x) => x.source === n.id)) {
-              const play = d.nodes.find((x) => x.id === e.target);
-              if (play?.kind === 'playground') setStatus(play.id, built ? { state: 'done', stat: 'engine ready: open the Playground' } : { state: 'error', error: 'no engine (the build failed)' });
+              const next = d.nodes.find((x) => x.id === e.target);
+              if (next?.kind === 'playground') setStatus(next.id, built ? { state: 'done', stat: 'engine ready: open the Playground' } : { state: 'error', error: 'no engine (the build failed)' });
+              if (next?.kind === 'export-triton') {
+                if (built) await actions.planTriton(next.id);
+                else setStatus(next.id, { state: 'error', error: 'no engine (the build failed)' });
+              }
             }
           }
         } catch (e) {
@@ -500,8 +526,18 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         if (kind === 'sensitivity') {
           const r = get().sensitivity.result;
           if (!r) { await actions.runSensitivity(); return; }
-          // scores are by node name of the original graph: on the optimized graph only untouched MatMuls match
-          actions.setHeat(SENSITIVITY_LABEL, new Map(r.scores.map((x) => [x.node, x.score])));
+          // scores are by node name of the model measured (the workflow's passes before quantize-qdq); on the
+          // opened graph a fused MatMul's score goes to each MatMul it stands for
+          const s = get();
+          const onOriginal = s.mainModel === 'original';
+          const values = new Map<string, number>();
+          for (const x of r.scores) {
+            for (const name of onOriginal ? x.sources : [x.node]) {
+              if (onOriginal && !s.original?.nodeByName.has(name)) continue;
+              values.set(name, Math.max(values.get(name) ?? 0, x.score));
+            }
+          }
+          actions.setHeat(SENSITIVITY_LABEL, values);
           set((x) => ({ overlay: { ...x.overlay, kind: 'sensitivity', ...(r.warning ? { note: r.warning } : {}) } }));
           return;
         }
@@ -532,11 +568,13 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
         const run = ++seqs.sensitivity;
         const opened = seqs.open;
         const current = () => seqs.sensitivity === run && seqs.open === opened;
-        set({ sensitivity: { ...idleSensitivity(text), state: 'running', progress: { stage: 'starting', fraction: 0 } } });
+        // measured on what the quantize step sees: the chain's passes before it (names and ranges must match)
+        const workflow = workflowBeforeQuantize(doc());
+        set({ sensitivity: { ...idleSensitivity(text), state: 'running', progress: { stage: 'starting', fraction: 0 }, measuredFor: JSON.stringify(workflow.passes) } });
         try {
           const result = await deps.model.request({
             type: 'sensitivity',
-            sensitivity: { tokenizer: text ? s.assets.tokenizer : null, tokenizerConfig: text ? s.assets.tokenizerConfig : null, text: text?.text ?? null, ...options },
+            sensitivity: { tokenizer: text ? s.assets.tokenizer : null, tokenizerConfig: text ? s.assets.tokenizerConfig : null, text: text?.text ?? null, workflow, ...options },
           }, (p) => { if (current()) set((x) => ({ sensitivity: { ...x.sensitivity, progress: p } })); });
           if (!current()) return;
           set((x) => ({ sensitivity: { ...x.sensitivity, state: 'done', progress: null, result } }));
@@ -554,6 +592,17 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
       cancelSensitivity() {
         if (get().sensitivity.state !== 'running') return;
         void deps.model.request({ type: 'cancel-sensitivity' });
+      },
+      applyKeepList(count) {
+        const sens = get().sensitivity;
+        const r = sens.result;
+        if (!r || sens.state !== 'done') { toast('Measure INT8 sensitivity first (Overlay → INT8 sensitivity)', 'error'); return; }
+        if (sens.measuredFor !== passesKey(doc())) { toast('The workflow changed since sensitivity was measured: run it again so the layer names and ranges match what quantize-qdq sees', 'error'); return; }
+        const keep = r.scores.slice(0, Math.max(0, Math.min(count, r.scores.length))).map((x) => x.node);
+        const { edit, node, inserted } = keepListEdit(doc(), { keep, calibration: r.calibration, activationSymmetric: r.activationSymmetric });
+        actions.edit(edit);
+        set((x) => ({ flow: { ...x.flow, selected: [node] } }));
+        toast(`quantize-qdq${inserted ? ' added at the end of the chain' : ' updated'}: ${keep.length} layer${keep.length === 1 ? '' : 's'} kept in float, ${r.scores.length - keep.length} to INT8${r.warning ? ' — ranges from RANDOM data' : ''}; run the workflow`, r.warning ? 'error' : 'success');
       },
       setCalibrationText(text) {
         // new data, new scores: the old ones stay on the graph until the next run replaces them
@@ -577,6 +626,7 @@ export function createEditorStore(deps: StoreDeps): EditorStore {
       memory: { original: null, optimized: null, dims: { batch_size: 1, sequence_length: 128, past_sequence_length: 0 }, loading: false, error: null },
       overlay: { kind: 'none', label: '', values: null },
       sensitivity: idleSensitivity(),
+      deploy: emptyDeploy(),
       ...initialRuntimeSlices(),
       tab: 'graph',
       inspect: null,

@@ -12,8 +12,12 @@ import { EMPTY_LIVE, finalStats, liveStats, type LiveStats } from '../runtime/li
 import type { RuntimeApi, RuntimeHello } from '../worker/runtime-service.ts';
 import type { ModelService } from '../worker/services.ts';
 import type { Progress } from '../worker/protocol.ts';
+import type { OptimizationProfile } from '@fuselab/optimizer';
 
 export type SideId = 'plain' | 'optimized';
+
+/** The plain side runs the model as opened, with onnxruntime's graph optimizations off (the engine side keeps them on). */
+export const PLAIN_GRAPH_OPTIMIZATION = 'disabled';
 export const SIDES: readonly SideId[] = ['plain', 'optimized'];
 
 export interface SideLoad {
@@ -127,8 +131,8 @@ export interface RuntimeActions {
   /** Tokenizer, tokenizer config, generation config, config.json picked by the user. */
   pickAssets(files: ReadonlyArray<{ name: string; arrayBuffer(): Promise<ArrayBuffer> }>): Promise<void>;
   setAssets(assets: ModelAssets): void;
-  /** Builds an engine from the workflow's result for the runtime's device (`target` overrides it). */
-  buildEngine(options?: { target?: 'auto' | 'webgpu' | 'wasm'; nodeId?: string }): Promise<void>;
+  /** Builds an engine from the workflow's result for the runtime's device (`target` overrides it), recording `profiles`. */
+  buildEngine(options?: { target?: 'auto' | 'webgpu' | 'wasm'; nodeId?: string; profiles?: OptimizationProfile[] }): Promise<void>;
   /** Opens a `.engine` file: checks its format and checksums, shows its manifest, feeds the playground. */
   openEngine(file: { name: string; arrayBuffer(): Promise<ArrayBuffer> }): Promise<void>;
   /** The engine file's bytes (for "Save engine"). */
@@ -198,7 +202,8 @@ export function createRuntimeActions(ctx: RuntimeContext): RuntimeActions {
     const a = s.assets;
     const extras = { tokenizer: a.tokenizer, tokenizerConfig: a.tokenizerConfig, generation: a.generation, ...(a.maxPositions ? { maxContext: a.maxPositions } : {}) };
     const base = (s.source?.name ?? 'model.onnx').split('/').pop() as string;
-    if (id === 'plain') return { kind: 'onnx', name: base, bytes: await ctx.model.request({ type: 'source-bytes' }), ...extras };
+    // the plain side is the baseline: onnxruntime's own graph optimizations off, so the comparison is plain vs optimized
+    if (id === 'plain') return { kind: 'onnx', name: base, bytes: await ctx.model.request({ type: 'source-bytes' }), ...extras, graphOptimizationLevel: PLAIN_GRAPH_OPTIMIZATION };
     if (optimizedKind(s) === 'engine' && engineBytes) return { kind: 'engine', name: s.engine.name, bytes: engineBytes.slice() };
     const provenance = (s.flow.record?.provenance ?? []).map((p) => ({ node: p.node, opType: p.opType, sources: p.sources }));
     return { kind: 'onnx', name: base.replace(/\.onnx$/, '.optimized.onnx'), bytes: await ctx.model.request({ type: 'export', model: 'optimized' }), provenance, ...extras };
@@ -323,7 +328,7 @@ export function createRuntimeActions(ctx: RuntimeContext): RuntimeActions {
           setEngine({ stage: p.stage });
           if (node) ctx.setNodeStatus(node, { state: 'running', stat: `${p.stage}…` });
         };
-        const r = await ctx.model.request({ type: 'build-engine', build: { device, tokenizer: a.tokenizer, tokenizerConfig: a.tokenizerConfig, generation: a.generation, maxPositions: a.maxPositions, validate: true } }, onProgress);
+        const r = await ctx.model.request({ type: 'build-engine', build: { device, tokenizer: a.tokenizer, tokenizerConfig: a.tokenizerConfig, generation: a.generation, maxPositions: a.maxPositions, validate: true, ...(options.profiles ? { profiles: options.profiles } : {}) } }, onProgress);
         engineBytes = r.bytes;
         const base = (ctx.get().source?.name ?? 'model.onnx').split('/').slice(-2).join('-').replace(/\.onnx$/, '');
         resetOptimized();

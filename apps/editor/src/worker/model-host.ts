@@ -1,14 +1,16 @@
 /**
  * What the model worker does, as a class with no messaging: parse (with shape inference), run a
- * workflow keeping per-step snapshots, weight statistics, memory plans, validation and export. The
- * worker wraps it; headless tests call it directly.
+ * workflow keeping per-step snapshots, weight statistics, memory plans, optimization profiles,
+ * validation (held to the workflow's precision tolerance), engine builds, INT8 sensitivity and export.
+ * The worker wraps it; headless tests call it directly.
  */
 import { blobSource, inferShapes, loadModel, serializeModelToBytes, type Model, type Tensor } from '@fuselab/graph-core';
-import { PASSES, planMemory, workflowSteps, type Workflow } from '@fuselab/optimizer';
+import { decoderProfiles, encodeCalibration, PASSES, planMemory, runPasses, workflowSteps, type Workflow } from '@fuselab/optimizer';
 import { buildModelView, type ModelView } from '../model/view.ts';
 import { runWorkflow, type StepRecord } from '../model/run-workflow.ts';
 import { weightStats, type WeightStats } from '../model/weight-stats.ts';
-import type { BuildEngineRequest, BuiltEngine, ModelRef, OpenResult, OpenSource, Progress, RunResult, SensitivityRequest, SensitivityResult, StepViews, ValidationSummary } from './protocol.ts';
+import { workflowPrecision } from '../model/precision.ts';
+import type { BuildEngineRequest, BuiltEngine, ModelRef, OpenResult, OpenSource, ProfilesRequest, ProfilesResult, Progress, RunResult, SensitivityRequest, SensitivityResult, StepViews, ValidationSummary } from './protocol.ts';
 import type { WorkflowRunRecord } from '../model/run-workflow.ts';
 import type { CalibrationData, CalibrationProgress, EngineManifest } from '@fuselab/gpu-runtime';
 
@@ -22,6 +24,8 @@ export class ModelHost {
   private snapshots = new Map<number, ModelView>();
   private steps: StepRecord[] = [];
   private record: WorkflowRunRecord | null = null;
+  /** The workflow that made `optimized` (its precision steps set the validation tolerance). */
+  private workflow: Workflow | null = null;
   /** The last validation, for the optimized model it was run on. */
   private validation: { of: Model; result: NonNullable<EngineManifest['validation']>; ms: number } | null = null;
   /** Stops the sensitivity run in flight (one at a time). */
@@ -80,6 +84,7 @@ export class ModelHost {
     this.originalView = view;
     this.optimized = null;
     this.record = null;
+    this.workflow = null;
     this.validation = null;
     this.file = name;
     this.snapshots.clear();
@@ -105,6 +110,7 @@ export class ModelHost {
     try { inferShapes(out); } catch { /* shapes stay as the passes left them */ }
     this.optimized = out;
     this.record = record;
+    this.workflow = workflow;
     this.validation = null;
     return { record, view: buildModelView(out, `${this.file} (optimized)`) };
   }
@@ -143,9 +149,11 @@ export class ModelHost {
   async validate(): Promise<ValidationSummary> {
     const original = this.need();
     if (!this.optimized) throw new Error('run the workflow first: there is no optimized model to validate');
-    const { validateModels } = await import('@fuselab/gpu-runtime');
+    const { validateModels, toleranceByName } = await import('@fuselab/gpu-runtime');
     const optimized = this.optimized;
-    const r = await validateModels(original, optimized, this.originalBytes ? { originalBytes: this.originalBytes } : {});
+    // a precision step is held to its named tolerance (logits cosine), as `fuselab build --int8` does
+    const named = workflowPrecision(this.workflow).tolerance;
+    const r = await validateModels(original, optimized, { ...(this.originalBytes ? { originalBytes: this.originalBytes } : {}), ...(named ? { tolerance: toleranceByName(named) } : {}) });
     this.validation = { of: optimized, ms: r.ms, result: { passed: r.passed, tolerance: r.tolerance.name, outputs: r.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })) } };
     return { passed: r.passed, tolerance: r.tolerance.name, outputs: r.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, cosine: o.cosine, passed: o.passed })), ms: r.ms };
   }
@@ -154,6 +162,15 @@ export class ModelHost {
     const m = which === 'optimized' ? this.optimized : this.original;
     if (!m) throw new Error('nothing to export yet');
     return serializeModelToBytes(m);
+  }
+
+  /**
+   * Prefill and decode optimization profiles for the current model (the workflow's result when there
+   * is one: it keeps the original's inputs), from the profiles node's parameters.
+   */
+  profiles(req: ProfilesRequest): ProfilesResult {
+    const model = this.optimized ?? this.need();
+    return decoderProfiles(model, { batch: req.batch, maxContext: req.maxContext, prefillTokens: req.prefillTokens, typicalPrompt: req.typicalPrompt });
   }
 
   /** The opened file's bytes (a copy: the caller may transfer it), or the model serialized. */
@@ -192,6 +209,7 @@ export class ModelHost {
     const modelBytes = serializeModelToBytes(optimized);
     progress({ stage: 'laying out the engine', fraction: 0.8 });
     const notes = record.diagnostics.filter((d) => d.kind === 'warning').map((d) => `${d.pass}: ${d.message}`);
+    const precision = workflowPrecision(this.workflow);
     const { chunks, manifest, byteLength } = await rt.buildEngine({
       source: { file: this.file, bytes: sourceBytes, nodes: original.graph.nodeCount },
       optimized,
@@ -202,6 +220,8 @@ export class ModelHost {
       provenance: record.provenance.map((p) => ({ node: p.node, opType: p.opType, sources: p.sources })),
       notes,
       maxPositions: req.maxPositions,
+      profiles: req.profiles ?? [],
+      ...(precision.method !== 'fp32' ? { precision: { method: precision.method, nodes: Object.fromEntries(precision.keptFloat.map((n) => [n, 'fp32'])) } } : {}),
       generation: req.generation,
       tokenizer: req.tokenizer ? { json: req.tokenizer, config: req.tokenizerConfig } : null,
       validation,
@@ -219,7 +239,7 @@ export class ModelHost {
    * Half of the batches calibrate, the other half evaluate. Stops between runs on `cancelSensitivity`.
    */
   async sensitivity(req: SensitivityRequest, progress: (p: Progress) => void = () => {}): Promise<SensitivityResult> {
-    const model = this.need();
+    const original = this.need();
     const rt = await import('@fuselab/gpu-runtime');
     this.sensitivityAbort?.abort();
     const abort = new AbortController();
@@ -228,7 +248,19 @@ export class ModelHost {
     const n = Math.max(1, req.batches ?? 2);
     const seq = Math.max(2, req.sequenceLength ?? 16);
     try {
-      progress({ stage: 'preparing calibration batches', fraction: 0 });
+      // the model the quantize step sees: the workflow's passes first (fused names, fused activations)
+      let model = original;
+      const sourcesOf = new Map<string, string[]>();
+      const steps = req.workflow ? workflowSteps(req.workflow, PASSES) : [];
+      if (steps.length) {
+        progress({ stage: `running ${steps.length} workflow steps (the model quantize-qdq sees)`, fraction: 0 });
+        const r = runPasses(original.clone(), steps, { fixedPoint: req.workflow?.fixedPoint ?? true, signal: abort.signal });
+        model = r.model;
+        // a fused MatMul stands for the weight MatMuls among its sources (not the attention's own QK / AV)
+        const weightMatMuls = new Set(original.graph.nodes.filter((n) => n.opType === 'MatMul' && n.inputs[1]?.initializer?.dims.length === 2).map((n) => n.name));
+        for (const p of r.provenance) sourcesOf.set(p.node, p.sources.filter((x) => weightMatMuls.has(x)));
+      }
+      progress({ stage: 'preparing calibration batches', fraction: 0.02 });
       let all: CalibrationData;
       if (req.text && req.tokenizer) {
         const json = (b: Uint8Array | null) => (b ? JSON.parse(new TextDecoder().decode(b)) as object : {});
@@ -247,10 +279,13 @@ export class ModelHost {
       progress({ stage: 'running the float reference', fraction: 0.17 });
       const scores = await rt.layerSensitivity(model, calibration, evalData, { signal: abort.signal, onProgress });
       return {
-        scores: scores.map((x) => ({ node: x.node, score: x.score, weightSqnrDb: x.weightSqnrDb, activationSqnrDb: x.activationSqnrDb, pplIncreasePct: x.pplIncreasePct })),
+        scores: scores.map((x) => ({ node: x.node, score: x.score, weightSqnrDb: x.weightSqnrDb, activationSqnrDb: x.activationSqnrDb, pplIncreasePct: x.pplIncreasePct, sources: sourcesOf.get(x.node)?.length ? (sourcesOf.get(x.node) as string[]) : [x.node] })),
         source: all.source === 'text' ? 'text' : 'random',
         warning: all.warning ?? null,
         ms: performance.now() - t0,
+        calibration: encodeCalibration(calibration.ranges),
+        activationSymmetric: calibration.symmetric,
+        measured: { passes: steps.length, nodes: model.graph.nodeCount },
       };
     } finally {
       if (this.sensitivityAbort === abort) this.sensitivityAbort = null;

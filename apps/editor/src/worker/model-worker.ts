@@ -23,6 +23,7 @@ async function handle(id: number, req: ModelRequest): Promise<unknown> {
     case 'build-engine': return host.buildEngine(req.build, progress);
     case 'sensitivity': return host.sensitivity(req.sensitivity, progress);
     case 'cancel-sensitivity': return host.cancelSensitivity();
+    case 'profiles': return host.profiles(req.profiles);
   }
 }
 

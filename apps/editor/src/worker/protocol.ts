@@ -2,7 +2,7 @@
  * The typed request/response union between the UI and the model worker. Every request gets
  * progress messages (stage, fraction, step records) and then one result or one error.
  */
-import type { MemoryPlan, Workflow } from '@fuselab/optimizer';
+import type { DecoderProfiles, MemoryPlan, OptimizationProfile, Workflow } from '@fuselab/optimizer';
 import type { DeviceFingerprint, EngineManifest, GenerationConfig } from '@fuselab/gpu-runtime';
 import type { ModelView } from '../model/view.ts';
 import type { StepRecord, WorkflowRunRecord } from '../model/run-workflow.ts';
@@ -50,7 +50,19 @@ export interface BuildEngineRequest {
   maxPositions: number | null;
   /** Validate against the original first (reuses the last validation of this optimized model). */
   validate: boolean;
+  /** Optimization profiles to record in the manifest (the profiles node's); their max bounds the engine's context. */
+  profiles?: OptimizationProfile[];
 }
+
+/** The profiles node's parameters, resolved: `maxContext` already defaulted from config.json. */
+export interface ProfilesRequest {
+  batch: number;
+  maxContext: number;
+  prefillTokens: number;
+  typicalPrompt: number;
+}
+
+export type ProfilesResult = DecoderProfiles;
 
 export interface BuiltEngine {
   /** The whole engine file. */
@@ -72,6 +84,11 @@ export interface SensitivityRequest {
   batches?: number;
   /** Tokens per row (default 16). */
   sequenceLength?: number;
+  /**
+   * The passes to run on the original first: the model the quantize-qdq step will see, so the scores'
+   * node names and the calibrated ranges are that model's (none or empty: the original as opened).
+   */
+  workflow?: Workflow | null;
 }
 
 export interface SensitivityScore {
@@ -81,6 +98,8 @@ export interface SensitivityScore {
   weightSqnrDb: number;
   activationSqnrDb: number | null;
   pplIncreasePct: number | null;
+  /** The opened graph's nodes this one stands for (itself, or a fused node's sources). */
+  sources: string[];
 }
 
 export interface SensitivityResult {
@@ -90,6 +109,11 @@ export interface SensitivityResult {
   /** Set when calibrated on random data (the calibrate module's warning), shown loudly in the UI. */
   warning: string | null;
   ms: number;
+  /** The activation ranges calibrated (`encodeCalibration` JSON) and their symmetry: what quantize-qdq needs. */
+  calibration: string;
+  activationSymmetric: boolean;
+  /** What was measured: the opened model, or it after `passes` workflow steps. */
+  measured: { passes: number; nodes: number };
 }
 
 export type ModelRequest =
@@ -103,7 +127,8 @@ export type ModelRequest =
   | { type: 'source-bytes' }
   | { type: 'build-engine'; build: BuildEngineRequest }
   | { type: 'sensitivity'; sensitivity: SensitivityRequest }
-  | { type: 'cancel-sensitivity' };
+  | { type: 'cancel-sensitivity' }
+  | { type: 'profiles'; profiles: ProfilesRequest };
 
 export interface ModelResults {
   open: OpenResult;
@@ -118,6 +143,7 @@ export interface ModelResults {
   sensitivity: SensitivityResult;
   /** True when a sensitivity run was in flight and has been told to stop. */
   'cancel-sensitivity': boolean;
+  profiles: ProfilesResult;
 }
 
 export interface Progress {

@@ -86,6 +86,7 @@ export function localModelService(host = new ModelHost()): ModelService {
         case 'build-engine': out = await host.buildEngine(r.build, onProgress); break;
         case 'sensitivity': out = await host.sensitivity(r.sensitivity, onProgress); break;
         case 'cancel-sensitivity': out = host.cancelSensitivity(); break;
+        case 'profiles': out = host.profiles(r.profiles); break;
       }
       return out as never;
     },

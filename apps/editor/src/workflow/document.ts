@@ -2,7 +2,8 @@
  * The workflow canvas document and its edits. Edits are data (a discriminated union) applied by a
  * pure function, so undo/redo, autosave and tests fall out of it. The saved file IS the optimizer's
  * versioned workflow JSON (`fuselab.workflow`, what `fuselab optimize --workflow` reads) plus an
- * `editor` block with the canvas (positions, extra nodes); the CLI ignores that block.
+ * `editor` block with the canvas (positions, extra nodes); the CLI ignores that block. The block is
+ * versioned on its own (`EDITOR_BLOCK_VERSION`) and older blocks are migrated (`migrateEditorBlock`).
  */
 import { defaultWorkflow, parseWorkflow, PASSES, WORKFLOW_FORMAT, WORKFLOW_VERSION, type Workflow, type WorkflowPassConfig } from '@fuselab/optimizer';
 import { KIND_BY_ID, PASS_PREFIX, portType } from './kinds.ts';
@@ -47,7 +48,9 @@ export type Edit =
   | { type: 'paste'; nodes: FlowNode[]; edges: FlowEdge[] }
   | { type: 'set-fixed-point'; value: boolean }
   | { type: 'rename'; name: string }
-  | { type: 'replace'; doc: FlowDoc };
+  | { type: 'replace'; doc: FlowDoc }
+  /** Several edits as one undo step (e.g. insert a node into the chain and set its parameters). */
+  | { type: 'group'; edits: Edit[] };
 
 export class FlowError extends Error {
   constructor(message: string) {
@@ -129,6 +132,8 @@ export function applyEdit(doc: FlowDoc, edit: Edit): FlowDoc {
       return { ...doc, name: edit.name };
     case 'replace':
       return edit.doc;
+    case 'group':
+      return edit.edits.reduce(applyEdit, doc);
   }
 }
 
@@ -188,7 +193,42 @@ export function toWorkflow(doc: FlowDoc, until?: string): Workflow {
   return { format: WORKFLOW_FORMAT, version: WORKFLOW_VERSION, name: doc.name, passes, fixedPoint: doc.fixedPoint };
 }
 
-export const EDITOR_BLOCK_VERSION = 1;
+/**
+ * 2: export-triton takes the engine (`in:engine`), not the model; build-engine gained an
+ * `in:profiles` input (optional, so version-1 canvases need nothing for it).
+ */
+export const EDITOR_BLOCK_VERSION = 2;
+
+interface EditorBlock {
+  version: number;
+  nodes: FlowNode[];
+  edges: FlowEdge[];
+}
+
+/**
+ * Upgrades a saved canvas to `EDITOR_BLOCK_VERSION`; null when the block is from a newer editor (the
+ * canvas is then rebuilt from the pass list). Version 1 → 2: an export-triton node fed with a model
+ * is fed with the engine instead — by the build-engine node reading the same model, else the first
+ * build-engine node; with none, the edge is dropped.
+ */
+export function migrateEditorBlock(block: EditorBlock): EditorBlock | null {
+  const { nodes } = block;
+  let { version, edges } = block;
+  if (version === 1) {
+    const kind = new Map(nodes.map((n) => [n.id, n.kind]));
+    const builds = nodes.filter((n) => n.kind === 'build-engine');
+    const modelFrom = (id: string) => edges.find((e) => e.target === id && e.targetHandle === 'in:model')?.source;
+    edges = edges.flatMap((e) => {
+      if (kind.get(e.target) !== 'export-triton' || e.targetHandle !== 'in:model') return [e];
+      const build = builds.find((b) => modelFrom(b.id) === e.source) ?? builds[0];
+      if (!build) return [];
+      const ne = { source: build.id, sourceHandle: 'out:engine', target: e.target, targetHandle: 'in:engine' };
+      return [{ ...ne, id: edgeId(ne) }];
+    });
+    version = 2;
+  }
+  return version === EDITOR_BLOCK_VERSION ? { version, nodes, edges } : null;
+}
 
 /** The saved file: the optimizer's workflow JSON plus the canvas. */
 export function serializeDoc(doc: FlowDoc): string {
@@ -203,12 +243,22 @@ export function parseDoc(text: string | unknown): FlowDoc {
   const wf = parseWorkflow(text, PASSES);
   const raw = (typeof text === 'string' ? JSON.parse(text) : text) as { editor?: { version?: number; nodes?: unknown; edges?: unknown } };
   const ed = raw?.editor;
-  if (ed && ed.version === EDITOR_BLOCK_VERSION && Array.isArray(ed.nodes) && Array.isArray(ed.edges)) {
-    const nodes = ed.nodes as FlowNode[];
-    const edges = ed.edges as FlowEdge[];
-    const ok = nodes.every((n) => n && typeof n.id === 'string' && KIND_BY_ID.has(n.kind) && n.position && typeof n.position.x === 'number') &&
-      edges.every((e) => e && typeof e.source === 'string' && typeof e.target === 'string');
-    if (ok) {
+  if (ed && typeof ed.version === 'number' && Array.isArray(ed.nodes) && Array.isArray(ed.edges)) {
+    const savedNodes = ed.nodes as FlowNode[];
+    const savedEdges = ed.edges as FlowEdge[];
+    const ok = savedNodes.every((n) => n && typeof n.id === 'string' && KIND_BY_ID.has(n.kind) && n.position && typeof n.position.x === 'number') &&
+      savedEdges.every((e) => e && typeof e.source === 'string' && typeof e.target === 'string' && typeof e.sourceHandle === 'string' && typeof e.targetHandle === 'string');
+    const block = ok ? migrateEditorBlock({ version: ed.version, nodes: savedNodes, edges: savedEdges }) : null;
+    const nodes = block?.nodes ?? [];
+    const edges = block?.edges ?? [];
+    // every edge joins typed ports of nodes that exist (what connectionError checks on each connect)
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const typed = edges.every((e) => {
+      const s = byId.get(e.source);
+      const t = byId.get(e.target);
+      return !!s && !!t && portType(s.kind, e.sourceHandle) !== undefined && portType(s.kind, e.sourceHandle) === portType(t.kind, e.targetHandle);
+    });
+    if (block && typed) {
       const doc: FlowDoc = { name: wf.name ?? 'workflow', fixedPoint: wf.fixedPoint ?? true, nodes: nodes.map((n) => ({ ...n, params: n.params ?? {}, enabled: n.enabled !== false })), edges };
       const same = JSON.stringify(toWorkflow(doc).passes) === JSON.stringify(wf.passes.map((p) => ({ pass: p.pass, ...(p.params && Object.keys(p.params).length ? { params: p.params } : {}), ...(p.enabled === false ? { enabled: false } : {}) })));
       if (same) return doc;
@@ -218,19 +268,29 @@ export function parseDoc(text: string | unknown): FlowDoc {
 }
 
 const COL_W = 280;
-const ROW_H = 210;
+const GAP_Y = 36;
 const PER_ROW = 4;
 
-/** A canvas for a workflow: source, the pass chain in rows of four, then analysis and runtime nodes. */
+/** A card's height, roughly: header, one row per parameter, the status line, and the result block some kinds show. */
+function cardHeight(kind: string): number {
+  const params = Object.keys(KIND_BY_ID.get(kind)?.params ?? {}).length;
+  return 96 + 28 * params + (kind === 'build-engine' || kind === 'profiles' || kind === 'export-triton' ? 110 : 0);
+}
+
+/**
+ * A canvas for a workflow: source and the pass chain in rows of four, then a row of analysis nodes
+ * (validate, memory plan, profiles) and a row of runtime and export nodes (build engine, playground,
+ * export Triton); each row sits below the tallest card of the one above.
+ */
 export function docFromWorkflow(wf: Workflow): FlowDoc {
   const nodes: FlowNode[] = [];
   const edges: FlowEdge[] = [];
-  let i = 0;
-  const at = (k: number): XY => ({ x: (k % PER_ROW) * COL_W, y: Math.floor(k / PER_ROW) * ROW_H });
-  const add = (kind: string, params: Record<string, unknown> = {}, enabled = true): FlowNode => {
-    const n: FlowNode = { id: `n${i + 1}`, kind, position: at(i), params, enabled };
-    i++;
+  const rows: FlowNode[][] = [[]];
+  const add = (kind: string, params: Record<string, unknown> = {}, enabled = true, newRow = false): FlowNode => {
+    if ((newRow && rows[rows.length - 1].length) || rows[rows.length - 1].length === PER_ROW) rows.push([]);
+    const n: FlowNode = { id: `n${nodes.length + 1}`, kind, position: { x: 0, y: 0 }, params, enabled };
     nodes.push(n);
+    rows[rows.length - 1].push(n);
     return n;
   };
   const link = (a: FlowNode, b: FlowNode, out = 'out:model', inp = 'in:model') => {
@@ -244,17 +304,25 @@ export function docFromWorkflow(wf: Workflow): FlowDoc {
     prev = n;
   }
   const last = prev;
-  // the tail: analysis and runtime hang off the last pass
-  const v = add('validate');
+  // the tail: analysis, then runtime and export, hanging off the last pass
+  const v = add('validate', {}, true, true);
   link(last, v);
   const mem = add('memory-plan');
   link(last, mem);
-  const build = add('build-engine');
+  const prof = add('profiles');
+  link(last, prof);
+  const build = add('build-engine', {}, true, true);
   link(last, build);
+  link(prof, build, 'out:profiles', 'in:profiles');
   const play = add('playground');
   link(build, play, 'out:engine', 'in:engine');
   const tri = add('export-triton');
-  link(last, tri);
+  link(build, tri, 'out:engine', 'in:engine');
+  let y = 0;
+  for (const row of rows) {
+    row.forEach((n, i) => { n.position = { x: i * COL_W, y }; });
+    y += Math.max(...row.map((n) => cardHeight(n.kind))) + GAP_Y;
+  }
   return { name: wf.name ?? 'workflow', fixedPoint: wf.fixedPoint ?? true, nodes, edges };
 }
 

@@ -48,9 +48,9 @@ const md = (s: string) => s.replace(/\|/g, '\\|');
 
 /**
  * Serving notes for `plan`. `shapes` are the model's symbolic input shapes (by name), used to size
- * the sample request; `source` is where the model came from.
+ * the sample request; `source` is where the model came from, `exporter` what wrote it (markdown).
  */
-export function tritonServingFiles(plan: TritonConfigPlan, shapes: Record<string, ReadonlyArray<string | number | null>>, source: string): ServingFiles {
+export function tritonServingFiles(plan: TritonConfigPlan, shapes: Record<string, ReadonlyArray<string | number | null>>, source: string, exporter = '`fuselab export-triton`'): ServingFiles {
   const samples = plan.inputs.map((t) => sampleTensor(t, shapes[t.name] ?? t.modelDims, { ...SAMPLE_DIMS }));
   const batched = plan.maxBatchSize > 0;
   const sampleRequest = { inputs: samples, outputs: plan.outputs.map((o) => ({ name: o.name })) };
@@ -89,7 +89,7 @@ export function tritonServingFiles(plan: TritonConfigPlan, shapes: Record<string
   const shapeArgs = samples.filter((s) => s.shape.length).map((s) => `--shape ${s.name}:${(batched ? s.shape.slice(1) : s.shape).join(',')}`).join(' ');
   const readme = `# ${name}
 
-A Triton Inference Server model for the onnxruntime backend, exported by \`fuselab export-triton\`
+A Triton Inference Server model for the onnxruntime backend, exported by ${exporter}
 from \`${source}\`.
 
 \`\`\`
