@@ -19,7 +19,7 @@ const layers = {
 const all = ['@fuselab/graph-core', '@fuselab/node-io', '@fuselab/optimizer', '@fuselab/gpu-runtime', '@fuselab/cli', '@fuselab/editor', '@fuselab/desktop'];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '.device/**', 'test-results/**', 'examples/generated/**', '**/*.d.ts'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '.device/**', '.scratch/**', 'test-results/**', 'examples/generated/**', '**/*.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -73,6 +73,8 @@ interface Gpt2Options {
   exportProbs?: boolean;
   /** Add the padding mask before scaling (not fusable). */
   maskBeforeScale?: boolean;
+  /** The causal Where on the scores (default true; false: a bidirectional block). */
+  causal?: boolean;
 }
 
 /** GPT-2 attention blocks: c_attn → Split → heads → [cache] → scores → masks → Softmax → ·V → merge → c_proj (+ residual). */
@@ -110,8 +112,10 @@ function gpt2Block(o: Gpt2Options & { layers?: number } = {}): Model {
       const h = b.op('Pow', [b.op('Cast', [last], { to: 1 }, named(b, s, 'Cast')), b.f32('half', [], [0.5])], {}, named(b, s, 'Pow'));
       scores = b.op('Div', [scores, h], {}, { name: `${s}/Div` });
     } else scores = b.op('Div', [scores, b.f32('sqrt_h', [], [4])], {}, { name: `${s}/Div` });
-    const causal = causalSlice(b, q4, 2, presentK ?? presentV, 2, 32, s);
-    scores = b.op('Where', [causal, scores, b.f32('fill', [], [o.fill ?? MIN])], {}, { name: `${s}/Where` });
+    if (o.causal !== false) {
+      const causal = causalSlice(b, q4, 2, presentK ?? presentV, 2, 32, s);
+      scores = b.op('Where', [causal, scores, b.f32('fill', [], [o.fill ?? MIN])], {}, { name: `${s}/Where` });
+    }
     if (!o.maskBeforeScale) scores = b.op('Add', [scores, pad], {}, { name: `${s}/Add` });
     const probs = b.op('Softmax', [scores], { axis: -1 }, { name: `${s}/Softmax` });
     const ctx = b.op('Transpose', [b.op('MatMul', [probs, presentV], {}, { name: `${s}/MatMul_1` })], { perm: [0, 2, 1, 3] }, { name: `${s}/Transpose_out` });
@@ -379,6 +383,39 @@ describe('fuse-attention: GPT-2 style → MultiHeadAttention', () => {
     }
   });
 
+  it('mhaAsGqa: fuses a cached block into GroupQueryAttention fed by the packed c_attn projection', async () => {
+    const m = gpt2Block({ past: true, scale: 'shape' });
+    const before = serializeModelToBytes(m);
+    const io = ioOf(m);
+    const rec = fuse(m, { mhaAsGqa: true });
+    expect(rec.fused).toMatchObject({ GroupQueryAttention: 1 });
+    expect(rec.fused.MultiHeadAttention).toBeUndefined();
+    const [gqa] = byType(m, 'GroupQueryAttention');
+    expect(gqa.attrInt('num_heads')).toBe(4);
+    expect(gqa.attrInt('kv_num_heads')).toBe(4);
+    expect(gqa.attrInt('do_rotary')).toBe(0);
+    expect(gqa.attrFloat('scale')).toBeCloseTo(0.25, 7);
+    // the Split's input is the packed query; key/value are empty, the Split is gone
+    expect(gqa.inputs[1] ?? null).toBeNull();
+    expect(gqa.inputs[2] ?? null).toBeNull();
+    expect(byType(m, 'Split')).toEqual([]);
+    expect(gqa.input(3).name).toBe('past_key');
+    expect(ioOf(m)).toEqual(io);
+    // right-padded and full batches agree on every valid row (GQA's contract: right padding)
+    for (const f of [{ batch: 1, seq: 1, past: 7 }, { batch: 1, seq: 5, past: 0 }, { batch: 2, seq: 1, past: 5 }]) {
+      await expectSameOutputs(before, m, feedsFor(m, f));
+    }
+  });
+
+  it('mhaAsGqa: a bidirectional block is not made GroupQueryAttention (always causal), with the reason', () => {
+    const m = gpt2Block({ past: true, causal: false });
+    const rec = fuse(m, { mhaAsGqa: true });
+    expect(attentionOps(m)).toEqual([]);
+    const d = rec.diagnostics.find((x) => x.rule === 'group-query-attention');
+    expect(d?.kind).toBe('rejected');
+    expect(d?.message).toMatch(/no causal triangle/);
+  });
+
   it('leaves GPT-2 blocks alone when the mha variant is off', () => {
     const m = gpt2Block({ past: true });
     const rec = fuse(m, { mha: false });
@@ -421,7 +458,7 @@ describe('fuse-attention: Llama style → GroupQueryAttention', () => {
     expect(warning?.message).toMatch(/position_ids is no longer read/);
     const contract = rec.passes.find((p) => p.name === 'fuse-attention');
     expect(contract?.modified).toBe(true);
-    const result = fuseAttention.run(llamaBlock({ past: true }), {}, { mha: true, gqa: true, packQkv: false, staticKv: false, rotaryCacheLength: 256 });
+    const result = fuseAttention.run(llamaBlock({ past: true }), {}, { mha: true, gqa: true, packQkv: false, mhaAsGqa: false, staticKv: false, rotaryCacheLength: 256 });
     expect(result.ioContract?.inputs?.attention_mask.role).toBe('sequence lengths');
     expect(result.ioContract?.inputs?.position_ids.role).toBe('unused');
     expect(result.ioContract?.description).toMatch(/sequence length ≤ 256/);
@@ -455,7 +492,7 @@ describe('fuse-attention: Llama style → GroupQueryAttention', () => {
   it('staticKv: past and present become one max-length buffer, recorded in the IO contract', async () => {
     const m = llamaBlock({ past: true });
     const before = serializeModelToBytes(m);
-    const result = fuseAttention.run(m, {}, { mha: true, gqa: true, packQkv: true, staticKv: true, rotaryCacheLength: 64 });
+    const result = fuseAttention.run(m, {}, { mha: true, gqa: true, packQkv: true, mhaAsGqa: false, staticKv: true, rotaryCacheLength: 64 });
     const shapeOf = (name: string) => [...m.graph.inputs, ...m.graph.outputs].find((v) => v.name === name)?.shape;
     for (const name of ['past_key', 'past_value', 'present_key', 'present_value']) expect(shapeOf(name)).toEqual(['batch', 2, 'max_sequence_length', 16]);
     expect(result.ioContract?.inputs?.past_key.role).toBe('kv cache buffer');

@@ -34,6 +34,7 @@ export interface FuseAttentionParams extends Record<string, unknown> {
   mha: boolean;
   gqa: boolean;
   packQkv: boolean;
+  mhaAsGqa: boolean;
   staticKv: boolean;
   rotaryCacheLength: number;
 }
@@ -445,7 +446,9 @@ function gqaRule(st: FusionState): RewriteRule {
     match(softmax: Node): MatchOutcome {
       const block = st.parse(softmax);
       if (block instanceof BlockMismatch) return block.style === 'gqa' ? reject(block.reason, ...block.nodes) : null;
-      if (!block.rotary && block.k.heads === block.q.heads) return null;
+      // GPT-2 style blocks (no rotary, as many KV heads as query heads) come here only with mhaAsGqa
+      const mhaStyle = !block.rotary && block.k.heads === block.q.heads;
+      if (mhaStyle && !st.params.mhaAsGqa) return null;
       if (!st.params.gqa) return null;
       const h = block.q.headSize;
       if (h % 8 !== 0) return reject(`head size ${h} is not a multiple of 8 (GroupQueryAttention requires it)`);
@@ -453,13 +456,20 @@ function gqaRule(st: FusionState): RewriteRule {
       // GQA is always causal and masks keys past seqlens_k: the graph's masks must be that, derived from attention_mask
       if (block.masks.length === 0) return reject('no mask on the scores: GroupQueryAttention is always causal, so a bidirectional block cannot use it');
       let mask: Value | null = null;
+      let causalWhere = false;
       for (const m of block.masks) {
+        // a GPT-2 causal triangle (Where over a slice of the model's buffer) is what GQA does itself
+        if (mhaStyle && m.kind !== 'add' && !isMismatch(matchCausalSlice(m.condition, st.ar))) {
+          causalWhere = true;
+          continue;
+        }
         const src = m.kind === 'add' ? m.value : m.condition;
         if (src.producer && block.core.includes(src.producer)) return reject(`mask '${src.name}' is computed inside the attention block`, m.node);
         const found = findMaskInput(src);
         if (found) mask = found;
       }
       if (!mask) return reject('GroupQueryAttention derives seqlens_k from the attention mask, but no attention_mask graph input feeds this block\'s mask');
+      if (mhaStyle && !causalWhere) return reject('no causal triangle among the masks: GroupQueryAttention is always causal, so this block stays MultiHeadAttention');
       let cache: RotaryCache | null = null;
       if (block.rotary) {
         const c = matchRotaryCache(block.rotary.cos, block.rotary.sin, h);
@@ -472,8 +482,12 @@ function gqaRule(st: FusionState): RewriteRule {
       // packed: one MatMul with the concatenated q/k/v weights feeds the op (falls back when a projection is read elsewhere)
       let pack = st.params.packQkv ? matchQkvProjections([block.q.input, block.k.input, block.v.input]) : null;
       let taken = pack ? fusionNodes(block, new Set([pack.input, mask, ...pasts]), st, pack.nodes) : null;
+      // GPT-2's c_attn: one projection Split three ways along the hidden axis is already the packed layout
+      let split = !pack && st.params.packQkv ? matchPackedSplit([block.q.input, block.k.input, block.v.input], block.q.heads * h, block.k.heads * h, st.ar) : null;
+      if (split) taken = fusionNodes(block, new Set([split.input, mask, ...pasts]), st, [split.node]);
       if (!taken || isMismatch(taken)) {
         pack = null;
+        split = null;
         taken = fusionNodes(block, new Set([block.q.input, block.k.input, block.v.input, mask, ...pasts]), st);
       }
       if (isMismatch(taken)) return reject(taken.reason, ...taken.nodes);
@@ -481,6 +495,7 @@ function gqaRule(st: FusionState): RewriteRule {
       const maskInput = mask;
       const presents = taken.presents;
       const packed = pack;
+      const packedSplit = split;
       return matched({
         nodes: taken.nodes,
         outputs: [block.merge.output, ...presents],
@@ -489,7 +504,7 @@ function gqaRule(st: FusionState): RewriteRule {
           const caches = cache ? rotaryCaches(st, graph, cache, h, dtype) : null;
           const hasPast = !!block.k.past;
           const count = hasPast || presents.length > 0 ? 3 : 1;
-          const qkv = packed ? packedProjection(b, graph, packed, block.softmax) : [block.q.input, block.k.input, block.v.input];
+          const qkv = packed ? packedProjection(b, graph, packed, block.softmax) : packedSplit ? [packedSplit.input, null, null] : [block.q.input, block.k.input, block.v.input];
           const outs = b.op('GroupQueryAttention', [
             ...qkv, block.k.past, block.v.past, seqlensK, total, caches?.cos ?? null, caches?.sin ?? null,
           ], {
@@ -507,6 +522,24 @@ function gqaRule(st: FusionState): RewriteRule {
       });
     },
   };
+}
+
+/**
+ * `q, k, v = Split(x, [Hq, Hk, Hk], axis=-1)` with x [B, S, Hq + 2·Hk]: x is GroupQueryAttention's
+ * packed query as it stands (null when the three are not that Split's outputs 0, 1, 2).
+ */
+function matchPackedSplit(values: readonly Value[], qHidden: number, kvHidden: number, ar: ShapeArithmetic): { input: Value; node: Node } | null {
+  const node = values[0].producer;
+  if (!node || !opIs(node, 'Split') || node.outputs.length !== 3) return null;
+  if (values.some((v, i) => v.producer !== node || node.outputs[i] !== v)) return null;
+  const x = node.input(0);
+  const rank = x.shape?.length ?? ar.dims(x)?.length;
+  const axis = node.attrInt('axis', 0);
+  if (rank !== 3 || (axis !== 2 && axis !== -1)) return null;
+  const sizes = node.inputs[1] ? constTensor(node.inputs[1]) : null;
+  const given = sizes ? Array.from(sizes.toNumbers()) : null;
+  if (given ? given.join() !== [qHidden, kvHidden, kvHidden].join() : qHidden !== kvHidden) return null;
+  return { input: x, node };
 }
 
 /** The q, k and v projections of one input, `[Add(]MatMul(x, W)[, b)]` with constant W (and b). */
@@ -715,13 +748,16 @@ export const fuseAttention: Pass<FuseAttentionParams> = {
   params: {
     mha: { type: 'boolean', default: true, doc: 'Fuse blocks without rotary into com.microsoft.MultiHeadAttention (causal and padding masks as attention_bias).' },
     gqa: { type: 'boolean', default: true, doc: 'Fuse rotary / grouped-KV blocks into com.microsoft.GroupQueryAttention (assumes right-padded masks).' },
-    packQkv: { type: 'boolean', default: true, doc: 'Feed GroupQueryAttention one packed q/k/v projection (a single MatMul with concatenated weights) instead of three.' },
+    packQkv: { type: 'boolean', default: true, doc: 'Feed GroupQueryAttention one packed q/k/v projection (a single MatMul with concatenated weights, or the projection a Split divides) instead of three.' },
+    mhaAsGqa: { type: 'boolean', default: false, doc: 'Fuse GPT-2 style blocks (no rotary, causal triangle + attention_mask padding) into GroupQueryAttention (do_rotary=0, kv_num_heads = num_heads) instead of MultiHeadAttention: the form a static KV cache and graph capture need (assumes right-padded masks).' },
     staticKv: { type: 'boolean', default: false, doc: 'Static KV cache for GroupQueryAttention: past and present become one [batch, kv_heads, max_sequence_length, head] buffer the runtime binds to both (changes the model IO; see ioContract).' },
     rotaryCacheLength: { type: 'number', default: 4096, min: 16, max: 1 << 20, doc: 'Positions in the cos/sin caches made for GroupQueryAttention when the graph computes rotary angles (the longest sequence the fused model accepts).' },
   },
   run(model: Model, ctx: PassContext, params: FuseAttentionParams): PassResult {
     const st = new FusionState(model, params);
-    const result = applyRewrites(model, [mhaRule(st), gqaRule(st)], PASS, ctx);
+    // with mhaAsGqa, GPT-2 style blocks try GroupQueryAttention first and fall back to MultiHeadAttention
+    const rules = params.mhaAsGqa ? [gqaRule(st), mhaRule(st)] : [mhaRule(st), gqaRule(st)];
+    const result = applyRewrites(model, rules, PASS, ctx);
     const fused = (result.stats.fused ?? {}) as Record<string, number>;
     if ((fused.MultiHeadAttention ?? 0) + (fused.GroupQueryAttention ?? 0) > 0 && !model.opsetImports.has(MS)) model.opsetImports.set(MS, 1);
     if (fused.GroupQueryAttention) {
