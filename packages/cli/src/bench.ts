@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { openModelFile } from '@fuselab/node-io';
 import { parseArgs } from 'node:util';
 import { FuselabError, loadModel } from '@fuselab/graph-core';
+import { graphCaptureOverride } from './run.ts';
 import { decoderIo, deviceName, engineGenerator, Generator, prng, type GenerateStats } from '@fuselab/gpu-runtime';
 import { loadEngineFile, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 
@@ -23,6 +24,7 @@ Options:
   --device auto|webgpu|wasm  default auto
   --toggle T                 Dawn toggle for Node WebGPU (repeatable)
   --allow-other-device       bench engines built for another device
+  --graph-capture on|off     override the engines' graph-capture tactic (static-KV engines on WebGPU)
   --json                     print the JSON result only
 `;
 
@@ -78,6 +80,7 @@ export async function benchCommand(args: string[]): Promise<number> {
       device: { type: 'string', default: 'auto' },
       toggle: { type: 'string', multiple: true },
       'allow-other-device': { type: 'boolean' },
+      'graph-capture': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -102,7 +105,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   const models: BenchModelResult[] = [];
   for (const path of positionals) {
     log(`\n${path}`);
-    models.push(await benchOne(path, rt, { promptLens, contexts, decodeTokens, repeat, allowOtherDevice: !!values['allow-other-device'] }, log));
+    models.push(await benchOne(path, rt, { promptLens, contexts, decodeTokens, repeat, allowOtherDevice: !!values['allow-other-device'], graphCapture: graphCaptureOverride(values['graph-capture']) }, log));
   }
   const base = models[0];
   const ratios = models.slice(1).map((m) => ({
@@ -133,6 +136,7 @@ interface BenchSettings {
   decodeTokens: number;
   repeat: number;
   allowOtherDevice: boolean;
+  graphCapture: { graphCapture?: boolean };
 }
 
 async function benchOne(path: string, rt: NodeRuntime, s: BenchSettings, log: (m: string) => void): Promise<BenchModelResult> {
@@ -147,7 +151,7 @@ async function benchOne(path: string, rt: NodeRuntime, s: BenchSettings, log: (m
       for (const w of engine.warnings) log(`  warning: ${w}`);
       result.nodes = engine.manifest.graph.nodes;
       vocab = vocabOf(loadModel(engine.model));
-      gen = await engineGenerator(engine, rt.ort, rt.backend);
+      gen = await engineGenerator(engine, rt.ort, rt.backend, s.graphCapture);
     } else {
       const bytes = readFileSync(path);
       const model = loadModel(bytes, { file: path });

@@ -15,7 +15,7 @@ import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ort
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
 import { finishPrecisionReport, formatPrecision, parsePrecisionFlags, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
-import { runPipeline } from './pipeline.ts';
+import { gqaVariant, runPipeline } from './pipeline.ts';
 
 export const BUILD_USAGE = `Usage: fuselab build MODEL.onnx -o X.engine [options]
 
@@ -182,11 +182,26 @@ export async function buildCommand(args: string[]): Promise<number> {
       // static KV variant (tune + model variant selection): GroupQueryAttention graphs with inline weights also get the
       // static-KV decode form (seqlens_k/total_sequence_length inputs, one max-length KV buffer per past/present pair),
       // the only form graph capture can record
-      let staticVariant: { model: typeof record.model; bytes: Uint8Array | SplitModel } | null = null;
-      if (record.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention')) {
+      let staticVariant: { model: typeof record.model; bytes: Uint8Array | SplitModel; fused: Record<string, number>; provenance: EngineManifest['provenance'] } | null = null;
+      // GPT-2 style graphs (MultiHeadAttention with a past) get a second fusion with their blocks as
+      // GroupQueryAttention (fuse-attention mhaAsGqa), validated like the first, as the static form's source
+      let gqaSource: { model: typeof record.model; fused: Record<string, number>; provenance: EngineManifest['provenance'] } | null = null;
+      if (record.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention')) gqaSource = chosen;
+      else if (record.model.graph.nodes.some((n) => n.opType === 'MultiHeadAttention' && n.inputs[6])) {
+        gqaSource = await gqaVariant(original, input, workflow, profile, precisionRequest, !values['full-logits'], async (m) => {
+          const v = await validateModels(reference, split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m), {
+            ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
+            externalWeights,
+            ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
+            ...(precision ? { tolerance: precision.tolerance } : {}),
+          });
+          return v.passed ? null : `validation failed (${v.outputs.filter((o) => !o.passed).map((o) => o.name).join(', ')})`;
+        }, progress);
+      }
+      if (gqaSource) {
         try {
-          const m = staticKvDecodeModel(record.model);
-          staticVariant = { model: m, bytes: split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m) };
+          const m = staticKvDecodeModel(gqaSource.model);
+          staticVariant = { model: m, bytes: split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m), fused: gqaSource.fused, provenance: gqaSource.provenance };
         } catch (e) {
           progress(`  static KV variant not made: ${(e as Error).message}`);
         }
@@ -197,7 +212,7 @@ export async function buildCommand(args: string[]): Promise<number> {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
       } else if (staticVariant && tuned.find((t) => t.name === 'kv')?.chosen === 'static') {
         const v = staticVariant.bytes;
-        chosen = { ...chosen, bytes: v instanceof Uint8Array ? v : v.model, model: staticVariant.model, ...(v instanceof Uint8Array ? {} : { weights: { location: v.location, bytes: v.weights } }) };
+        chosen = { ...chosen, bytes: v instanceof Uint8Array ? v : v.model, model: staticVariant.model, fused: staticVariant.fused, provenance: staticVariant.provenance, ...(v instanceof Uint8Array ? {} : { weights: { location: v.location, bytes: v.weights } }) };
         notes.push('static KV: GroupQueryAttention reads seqlens_k (int32 [batch], valid length − 1) and total_sequence_length (int32 [1], the KV buffer length) from inputs; each past/present pair is one max_sequence_length buffer bound to both (StaticKvGenerator)');
       }
     }

@@ -24,6 +24,7 @@ Options:
   --allow-other-device       run an engine built/tuned for another device (with a warning)
   --allow-other-runtime      run an engine built for another onnxruntime-web version
   --layer-timings            profile the run and print the slowest nodes, mapped to the source graph
+  --graph-capture on|off     override the engine's graph-capture tactic (static-KV engines on WebGPU)
   --json                     print one JSON object (text, tokens, stats, layer timings)
 `;
 
@@ -64,6 +65,13 @@ export function samplingFromFlags(v: SamplingFlags): SamplingOptions {
   return o;
 }
 
+/** `--graph-capture on|off` as generator options (nothing when the flag is absent: the engine's tactic). */
+export function graphCaptureOverride(flag: string | undefined): { graphCapture?: boolean } {
+  if (flag === undefined) return {};
+  if (flag !== 'on' && flag !== 'off') throw new FuselabError('USAGE', `--graph-capture must be on or off (got '${flag}')`);
+  return { graphCapture: flag === 'on' };
+}
+
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -80,6 +88,7 @@ export async function runCommand(args: string[]): Promise<number> {
       'allow-other-device': { type: 'boolean' },
       'allow-other-runtime': { type: 'boolean' },
       'layer-timings': { type: 'boolean' },
+      'graph-capture': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -107,7 +116,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] });
   for (const w of engine.warnings) process.stderr.write(`warning: ${w}\n`);
   if (rt.fallbackReason) process.stderr.write(`note: running on wasm (WebGPU unavailable: ${rt.fallbackReason})\n`);
-  const gen = await engineGenerator(engine, rt.ort, rt.backend, { layerTimings: !!values['layer-timings'] });
+  const gen = await engineGenerator(engine, rt.ort, rt.backend, { layerTimings: !!values['layer-timings'], ...graphCaptureOverride(values['graph-capture']) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -46,13 +46,39 @@ describe('static KV + graph capture on WebGPU in Node (Dawn + SwiftShader, kjv-l
 
     const m = staticKvDecodeModel(fused);
     const bytes = serializeModelToBytes(m);
-    for (const graphCapture of [false, true]) {
-      const gen = await StaticKvGenerator.create({ ort, model: bytes, io: decoderIo(m), executionProvider: 'webgpu', maxSequenceLength: 64, graphCapture });
-      await gen.run({ ...req, maxTokens: 3 }); // warm-up (and, with capture, the recording run)
-      const r = await gen.run(req);
-      await gen.release();
-      expect(r.tokens, graphCapture ? 'static + capture' : 'static').toEqual(want);
-      rates[graphCapture ? 'static+capture' : 'static'] = r.stats.decodeTokPerSec;
+    // bind groups made per decode step: onnxruntime-web makes one per dispatch when it runs kernels,
+    // none when it replays a captured graph — the proof that capture is on, not just requested
+    const proto = Object.getPrototypeOf(await (await navigator.gpu.requestAdapter())!.requestDevice()) as GPUDevice;
+    const createBindGroup = proto.createBindGroup;
+    let bindGroups = 0;
+    proto.createBindGroup = function (this: GPUDevice, d: GPUBindGroupDescriptor) {
+      bindGroups++;
+      return createBindGroup.call(this, d);
+    };
+    try {
+      for (const graphCapture of [false, true]) {
+        const gen = await StaticKvGenerator.create({ ort, model: bytes, io: decoderIo(m), executionProvider: 'webgpu', maxSequenceLength: 64, graphCapture });
+        await gen.run({ ...req, maxTokens: 3 }); // warm-up (and, with capture, the recording run)
+        const perStep: number[] = [];
+        let tokens: number[] = [];
+        let rate = 0;
+        for await (const e of gen.generate(req)) {
+          if (e.type === 'token') perStep.push(bindGroups);
+          if (e.type === 'done') {
+            tokens = e.tokens;
+            rate = e.stats.decodeTokPerSec;
+          }
+        }
+        await gen.release();
+        const label = graphCapture ? 'static + capture' : 'static';
+        expect(tokens, label).toEqual(want);
+        const decodeSteps = perStep.slice(1).map((n, i) => n - perStep[i]);
+        if (graphCapture) expect(decodeSteps.every((n) => n === 0), `${label}: bind groups per decode step ${decodeSteps.join(',')}`).toBe(true);
+        else expect(Math.min(...decodeSteps), `${label}: bind groups per decode step`).toBeGreaterThan(10);
+        rates[graphCapture ? 'static+capture' : 'static'] = rate;
+      }
+    } finally {
+      proto.createBindGroup = createBindGroup;
     }
     process.stdout.write(`kjv-llama decode on SwiftShader (not a GPU figure), ${TOKENS} tokens: ${Object.entries(rates).map(([k, v]) => `${k} ${v.toFixed(1)} tok/s`).join(', ')}\n`);
   }, 600_000);

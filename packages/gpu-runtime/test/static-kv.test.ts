@@ -13,10 +13,16 @@ import { decoderIo, Generator, isStaticKvModel, ortEnv, StaticKvError, staticKvD
 const kjv = new URL('../../../examples/models/kjv-llama/', import.meta.url).pathname;
 const greedy = JSON.parse(readFileSync(`${kjv}greedy.json`, 'utf8')) as { prompt_ids: number[]; new_ids: number[] };
 
-function fusedKjv() {
-  const file = openModelFile(`${kjv}model.onnx`);
+/** The default workflow, fuse-attention's parameters overridden. */
+function workflowWith(attention: Record<string, unknown>) {
+  const w = defaultWorkflow();
+  return { ...w, passes: w.passes.map((p) => (p.pass === 'fuse-attention' ? { ...p, params: { ...p.params, ...attention } } : p)) };
+}
+
+function fusedKjv(dir = kjv, attention: Record<string, unknown> = {}) {
+  const file = openModelFile(`${dir}model.onnx`);
   try {
-    const record = runPasses(file.model, workflowSteps(defaultWorkflow(), PASSES), { fixedPoint: true });
+    const record = runPasses(file.model, workflowSteps(workflowWith(attention), PASSES), { fixedPoint: true });
     lastTokenLogits.run(record.model, {}, { output: 'logits' });
     return record.model;
   } finally {
@@ -67,5 +73,27 @@ describe('static KV cache (wasm, kjv-llama)', () => {
     expect(long.reason).toBe('max-context');
     expect(long.tokens.length).toBe(64 - greedy.prompt_ids.length + 1);
     await gen.release();
+  }, 120_000);
+});
+
+describe('static KV cache (wasm, kjv-gpt2: GPT-2 blocks as GroupQueryAttention)', () => {
+  const dir = new URL('../../../examples/models/kjv-gpt2/', import.meta.url).pathname;
+  const ref = JSON.parse(readFileSync(`${dir}greedy.json`, 'utf8')) as { prompt_ids: number[]; new_ids: number[] };
+
+  it('mhaAsGqa + staticKvDecodeModel keeps position_ids and decodes PyTorch\'s greedy tokens', async () => {
+    const fused = fusedKjv(dir, { mhaAsGqa: true });
+    expect(fused.graph.nodes.filter((n) => n.opType === 'GroupQueryAttention').length).toBeGreaterThan(0);
+    expect(fused.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(false);
+    const m = staticKvDecodeModel(fused);
+    const io = decoderIo(m);
+    expect(io.positionIds).toBe('position_ids');
+    expect(io.attentionMask).toBeNull();
+    const gen = await StaticKvGenerator.create({ ort: ortEnv(), model: serializeModelToBytes(m), io, executionProvider: 'wasm', maxSequenceLength: 64 });
+    try {
+      const got = await gen.run({ promptIds: ref.prompt_ids, maxTokens: ref.new_ids.length, ignoreEos: true });
+      expect(got.tokens).toEqual(ref.new_ids);
+    } finally {
+      await gen.release();
+    }
   }, 120_000);
 });

@@ -6,7 +6,8 @@
  *   `total_sequence_length` (int32 [1], the KV buffer length) from graph inputs instead of
  *   computing them from the int64 `attention_mask` (whose Cast/Shape onnxruntime places on the CPU,
  *   outside a captured graph, and whose length changes every step). `attention_mask` and
- *   `position_ids` go away when nothing else reads them; past/present KV are declared
+ *   `position_ids` go away when nothing else reads them (GPT-2's learned position embedding keeps
+ *   `position_ids`: the generator writes it in place like the token id); past/present KV are declared
  *   [batch, kv_heads, max_sequence_length, head].
  * - `StaticKvGenerator` allocates the KV buffers once (max length), binds each as both past and
  *   present (GQA updates it in place: `past_present_share_buffer`), keeps the decode step's inputs
@@ -54,7 +55,7 @@ export function staticKvDecodeModel(source: Model): Model {
   const model = source.clone();
   const g = model.graph;
   const gqa = g.nodes.filter((n) => n.opType === 'GroupQueryAttention' && n.domain === 'com.microsoft');
-  if (!gqa.length) throw new StaticKvError('the graph has no GroupQueryAttention (GPT-2-style MultiHeadAttention has no shared-buffer form); fuse a Llama-style decoder');
+  if (!gqa.length) throw new StaticKvError('the graph has no GroupQueryAttention (MultiHeadAttention has no shared-buffer form): fuse with fuse-attention mhaAsGqa for GPT-2-style blocks');
   if (gqa.some((n) => !n.inputs[3] || !n.inputs[4])) throw new StaticKvError('a GroupQueryAttention has no past key/value input (export the decoder with a KV cache)');
   if (g.valueMap().has(SEQLENS_K) || g.valueMap().has(TOTAL_SEQUENCE_LENGTH)) throw new StaticKvError(`the graph already names a value '${SEQLENS_K}' or '${TOTAL_SEQUENCE_LENGTH}'`);
   const batch = g.inputs.find((v) => v.name.startsWith('past_key_values.'))?.shape?.[0] ?? 'batch_size';
@@ -128,7 +129,7 @@ interface GpuBinding {
  */
 export class StaticKvGenerator extends Generator {
   private kvHost: Record<string, ortTypes.Tensor> | null = null;
-  private gpu: { device: GPUDevice; kv: Record<string, GpuBinding>; ids: GpuBinding; seqlens: GpuBinding; total: GpuBinding; logits: GpuBinding; vocab: number } | null = null;
+  private gpu: { device: GPUDevice; kv: Record<string, GpuBinding>; ids: GpuBinding; positions: GpuBinding | null; seqlens: GpuBinding; total: GpuBinding; logits: GpuBinding; vocab: number } | null = null;
 
   private constructor(
     options: StaticKvOptions,
@@ -152,7 +153,9 @@ export class StaticKvGenerator extends Generator {
     if (webgpu) trackGpuMemory();
     const outputs = [io.logits, ...io.kv.map((k) => k.output)];
     const base = {
-      executionProviders: [options.executionProvider],
+      // the WebGPU EP reads enableGraphCapture from its own options, which onnxruntime-web 1.30 fills
+      // only when the provider is given as an object (as a string, capture is silently off)
+      executionProviders: [webgpu ? { name: 'webgpu' as const } : options.executionProvider],
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       logSeverityLevel: 3 as const,
       ...(options.externalData ? { externalData: options.externalData } : {}),
@@ -206,7 +209,7 @@ export class StaticKvGenerator extends Generator {
     const vocab = this.vocabSize();
     const total = make('int32', [1], 4);
     device.queue.writeBuffer(total.buffer, 0, Int32Array.of(this.maxSequenceLength));
-    this.gpu = { device, kv, ids: make('int64', [1, 1], 8), seqlens: make('int32', [1], 4), total, logits: make(this.logitsType(), [1, 1, vocab], this.logitsType() === 'float16' ? 2 : 4), vocab };
+    this.gpu = { device, kv, ids: make('int64', [1, 1], 8), positions: io.positionIds ? make('int64', [1, 1], 8) : null, seqlens: make('int32', [1], 4), total, logits: make(this.logitsType(), [1, 1, vocab], this.logitsType() === 'float16' ? 2 : 4), vocab };
   }
 
   private logitsType(): 'float32' | 'float16' {
@@ -239,11 +242,17 @@ export class StaticKvGenerator extends Generator {
         gpu.device.queue.writeBuffer(gpu.seqlens.buffer, 0, Int32Array.of(pastLen + ids.length - 1));
         if (ids.length === 1) {
           gpu.device.queue.writeBuffer(gpu.ids.buffer, 0, BigInt64Array.of(BigInt(ids[0])));
-          await this.session.run({ [io.inputIds]: gpu.ids.tensor, [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: gpu.total.tensor, ...kvFeeds }, { [io.logits]: gpu.logits.tensor, ...kvFetches });
+          const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: gpu.ids.tensor, [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: gpu.total.tensor, ...kvFeeds };
+          if (io.positionIds && gpu.positions) {
+            gpu.device.queue.writeBuffer(gpu.positions.buffer, 0, BigInt64Array.of(BigInt(pastLen)));
+            feeds[io.positionIds] = gpu.positions.tensor;
+          }
+          await this.session.run(feeds, { [io.logits]: gpu.logits.tensor, ...kvFetches });
           return this.readLogits(gpu);
         }
         // a prompt: its own input shape, logits read back by onnxruntime-web
-        const feeds = { [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]), [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: gpu.total.tensor, ...kvFeeds };
+        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]), [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: gpu.total.tensor, ...kvFeeds };
+        if (io.positionIds) feeds[io.positionIds] = positionsTensor(ort, pastLen, ids.length);
         const out = await this.prefillSession.run(feeds, { ...kvFetches, [io.logits]: null as unknown as ortTypes.Tensor });
         const logits = out[io.logits];
         const row = lastRow(await logits.getData(), logits.dims, logits.type);
@@ -286,12 +295,14 @@ export class StaticKvGenerator extends Generator {
       run: async (ids, pastLen) => {
         if (pastLen + ids.length > this.maxSequenceLength) throw new StaticKvError(`${pastLen + ids.length} positions do not fit the ${this.maxSequenceLength}-position KV buffers`);
         const kv = this.kvHost as Record<string, ortTypes.Tensor>;
-        const out = await this.session.run({
+        const feeds: Record<string, ortTypes.Tensor> = {
           [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]),
           [SEQLENS_K]: new ort.Tensor('int32', Int32Array.of(pastLen + ids.length - 1), [1]),
           [TOTAL_SEQUENCE_LENGTH]: total,
           ...kv,
-        });
+        };
+        if (io.positionIds) feeds[io.positionIds] = positionsTensor(ort, pastLen, ids.length);
+        const out = await this.session.run(feeds);
         for (const p of io.kv) kv[p.input] = out[p.output];
         const logits = out[io.logits];
         return lastRow(await logits.getData(), logits.dims, logits.type).slice();
@@ -304,9 +315,14 @@ export class StaticKvGenerator extends Generator {
     if (this.prefillSession !== this.session) await this.prefillSession.release();
     await super.release();
     if (this.gpu) {
-      for (const b of [...Object.values(this.gpu.kv), this.gpu.ids, this.gpu.seqlens, this.gpu.total, this.gpu.logits]) b.buffer.destroy();
+      for (const b of [...Object.values(this.gpu.kv), this.gpu.ids, this.gpu.positions, this.gpu.seqlens, this.gpu.total, this.gpu.logits]) b?.buffer.destroy();
       this.gpu = null;
     }
     this.kvHost = null;
   }
+}
+
+/** position_ids [1, n] = pastLen … pastLen + n − 1 (GPT-2's learned positions read them). */
+function positionsTensor(ort: typeof ortTypes, pastLen: number, n: number): ortTypes.Tensor {
+  return new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(pastLen + i)), [1, n]);
 }
