@@ -41,7 +41,12 @@ cp tools/bench/torch_decode.py "$DEV/bench/"
 "$ROOT/node_modules/.bin/esbuild" tools/device/fuselab-entry.ts --bundle --platform=node --format=esm --target=node20 \
   --outfile="$DEV/bench/fuselab.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
   --legal-comments=none --log-level=warning
-cp tools/device/engine.sh "$DEV/engine.sh"
+cp tools/device/engine.sh tools/device/profile.sh tools/device/setup.sh "$DEV/"
+# the host floors and the CPU-profile summary (tools/device/profile.sh)
+"$ROOT/node_modules/.bin/esbuild" tools/bench/webgpu-floor.ts --bundle --platform=node --format=esm --target=node20 \
+  --outfile="$DEV/bench/webgpu-floor.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
+  --legal-comments=none --log-level=warning
+cp tools/bench/cpuprofile-summary.mjs "$DEV/bench/"
 
 # 3. Trimmed node_modules: the WebGPU build of onnxruntime-web (its ESM bundle; in Node it imports the
 #    asyncify wasm's .mjs loader beside it; that wasm also serves the wasm EP) and webgpu's linux-x64
@@ -87,7 +92,7 @@ chmod +x "$DEV/run.sh"
 } > "$DEV/MANIFEST.txt"
 
 total=$(du -sb "$DEV" | cut -f1)
-tree=$(git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+tree=$( (git ls-files -co --exclude-standard -z | du -cb --files0-from=- 2>/dev/null || true) | tail -1 | cut -f1)
 awk -v t="$total" -v w="$tree" -v l="$LIMIT_MIB" 'BEGIN { printf "bundle: .device is %.1f MiB (limit %s MiB); working tree %.1f MiB; together %.1f MiB of the 64 MiB a run carries\n", t / 1048576, l, w / 1048576, (t + w) / 1048576 }'
 if [ "$total" -gt $((LIMIT_MIB * 1048576)) ]; then echo "bundle: .device exceeds $LIMIT_MIB MiB" >&2; exit 1; fi
 if [ $((total + tree)) -gt $((64 * 1048576)) ]; then echo "bundle: .device + working tree exceed 64 MiB: the run tool would refuse it" >&2; exit 1; fi

@@ -19,26 +19,10 @@ else
   MODELS=${MODELS:-gpt2-small,qwen2.5-0.5b:12}; PROMPT_LEN=${PROMPT_LEN:-16,512}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-128}; REPEAT=${REPEAT:-3}
 fi
 DEADLINE=${DEADLINE:-560}; MIN_PHASE=${MIN_PHASE:-150}
-mkdir -p "$OUT" "$WORK/models"
+mkdir -p "$OUT"
 exec > >(tee -a "$OUT/engine.log") 2>&1
-step() { echo "=== [$(date -u +%T), +$SECONDS s] $*"; }
-
-step node
-xz -dc "$DEV/node.xz" > "$WORK/node" && chmod +x "$WORK/node" || exit 1
-NODE=$WORK/node
-trap 'rm -rf "$DEV/node_modules"' EXIT
-tar -xJf "$DEV/modules.tar.xz" -C "$DEV" || exit 1
-step vulkan
-if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]; then
-  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-    if [ -f "$f" ]; then export VK_DRIVER_FILES=$f; break; fi
-  done
-fi
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
-  if [ "$(id -u)" = 0 ]; then for d in "$DEV"/debs/*.deb; do dpkg -x "$d" /; done; ldconfig; fi
-fi
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} FUSELAB_CACHE_DIR=$OUT/cache
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1
+. "$DEV/setup.sh"
+export FUSELAB_CACHE_DIR=$OUT/cache
 FL=("$NODE" "$DEV/bench/fuselab.mjs")
 
 for spec in ${MODELS//,/ }; do

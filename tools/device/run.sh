@@ -31,35 +31,7 @@ DEADLINE=${DEADLINE:-540}    # seconds for the whole script: the run tool stops 
 MIN_PHASE=${MIN_PHASE:-150}  # a model starts only with this much of DEADLINE left
 mkdir -p "$OUT" "$WORK/models"
 exec > >(tee -a "$OUT/run.log") 2>&1
-step() { echo "=== [$(date -u +%T), +$SECONDS s] $*"; }
-
-step "node"
-xz -dc "$DEV/node.xz" > "$WORK/node" && chmod +x "$WORK/node" || { echo "run: cannot unpack node"; exit 1; }
-NODE=$WORK/node
-"$NODE" --version || exit 1
-# beside bench/decode.mjs, where Node's resolution finds them; removed on exit so that a local smoke run
-# leaves .device as small as bundle.sh made it (the run tool carries it)
-trap 'rm -rf "$DEV/node_modules"' EXIT
-tar -xJf "$DEV/modules.tar.xz" -C "$DEV" || { echo "run: cannot unpack node_modules"; exit 1; }
-
-step "vulkan"
-if [ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]; then
-  for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-    if [ -f "$f" ]; then export VK_DRIVER_FILES=$f; break; fi
-  done
-fi
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1 '; then
-  if [ "$(id -u)" = 0 ]; then
-    for d in "$DEV"/debs/*.deb; do dpkg -x "$d" /; done
-    ldconfig
-  else
-    echo "run: no libvulkan.so.1 and not root: cannot dpkg -x the loader into /"
-  fi
-fi
-export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
-echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-} VK_ICD_FILENAMES=${VK_ICD_FILENAMES:-}"
-ldconfig -p | grep 'libvulkan\.so\.1 ' || true
-if command -v nvidia-smi >/dev/null; then nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1; head -15 "$OUT/nvidia-smi.txt"; else echo "no nvidia-smi"; fi
+. "$DEV/setup.sh"
 
 BM=$ROOT/docs/BENCHMARKS.md
 before=$(stat -c %s "$BM" 2>/dev/null || echo 0)

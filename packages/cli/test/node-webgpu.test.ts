@@ -37,6 +37,27 @@ describe('KvDecoder on WebGPU in Node (Dawn + SwiftShader)', () => {
     expect((globalThis as unknown as { navigator: { gpu: unknown } }).navigator.gpu).toBeTruthy();
   });
 
+  it('writeBuffer takes views of a SharedArrayBuffer (onnxruntime-web\'s threaded wasm heap), small and large', async () => {
+    const device = await (await navigator.gpu.requestAdapter())!.requestDevice();
+    const shared = new Uint8Array(new SharedArrayBuffer(3 * 65536));
+    for (let i = 0; i < shared.length; i++) shared[i] = (i * 7 + 3) & 255;
+    // a small write at an offset view, then one larger than the shim's first scratch buffer, then a
+    // typed-array view with element offsets
+    const cases: Array<[ArrayBufferView, number | undefined, number | undefined, Uint8Array]> = [
+      [shared.subarray(100, 164), undefined, undefined, shared.slice(100, 164)],
+      [shared.subarray(1000, 1000 + 2 * 65536), undefined, undefined, shared.slice(1000, 1000 + 2 * 65536)],
+      [new Uint32Array(shared.buffer, 256, 64), 4, 16, shared.slice(256 + 16, 256 + 16 + 64)],
+    ];
+    for (const [data, dataOffset, size, want] of cases) {
+      const dst = device.createBuffer({ size: want.byteLength, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+      device.queue.writeBuffer(dst, 0, data as BufferSource, dataOffset, size);
+      await dst.mapAsync(GPUMapMode.READ);
+      expect(new Uint8Array(dst.getMappedRange().slice(0))).toEqual(want);
+      dst.destroy();
+    }
+    device.destroy();
+  });
+
   it('greedy tokens with GPU-resident KV equal the wasm EP\'s', async () => {
     const bytes = serializeModelToBytes(buildOneLayerDecoder());
     const io = decoderIo(loadModel(bytes));

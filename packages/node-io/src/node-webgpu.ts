@@ -76,6 +76,7 @@ interface DawnModule {
 }
 
 const SHIMMED = Symbol.for('fuselab.writeBufferSharedArrayBufferShim');
+let scratch = new Uint8Array(4096);
 let installed: { key: string; result: Promise<NodeWebGpu> } | null = null;
 
 /**
@@ -159,9 +160,11 @@ function shimWriteBuffer(GPUQueueClass: { prototype: GPUQueue } | undefined): vo
     const el = (view as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
     const start = (dataOffset ?? 0) * el;
     const length = size !== undefined ? size * el : view.byteLength - start;
-    const copy = new Uint8Array(length);
-    copy.set(new Uint8Array(backing, view.byteOffset + start, length));
-    return (original as WriteBuffer).call(this, buffer, offset, copy, 0, length);
+    // writeBuffer copies synchronously, so one scratch buffer serves every call (no garbage per write:
+    // onnxruntime-web writes uniforms for each dispatch)
+    if (scratch.byteLength < length) scratch = new Uint8Array(Math.max(length, scratch.byteLength * 2));
+    scratch.set(new Uint8Array(backing, view.byteOffset + start, length));
+    return (original as WriteBuffer).call(this, buffer, offset, scratch, 0, length);
   };
   proto.writeBuffer = shimmed as GPUQueue['writeBuffer'];
   Object.defineProperty(proto, SHIMMED, { value: true });
