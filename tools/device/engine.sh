@@ -63,6 +63,9 @@ for spec in ${MODELS//,/ }; do
   step "$spec: fuselab run --layer-timings"
   timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" run "$WORK/$name.engine" --prompt-ids 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --max-tokens 32 --ignore-eos --layer-timings --json > "$OUT/run-$name.json"
   echo "run exit $?"
+  # the same greedy tokens without graph capture (capture and skipped validation must not change results)
+  timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" run "$WORK/$name.engine" --prompt-ids 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --max-tokens 32 --ignore-eos --graph-capture off --json > "$OUT/run-$name-nocapture.json"
+  "$NODE" -e "const [a,b]=process.argv.slice(1).map((f)=>JSON.parse(require('fs').readFileSync(f,'utf8')).tokens); console.log('greedy tokens equal with and without capture:', JSON.stringify(a)===JSON.stringify(b), a.length)" "$OUT/run-$name.json" "$OUT/run-$name-nocapture.json" || true
   rm -rf "$WORK/models/$name" "$WORK/$name"*.engine
 done
 tar -C "$OUT" -czf "$OUT/results.tgz" --exclude results.tgz . 2>/dev/null

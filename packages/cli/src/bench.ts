@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { FuselabError, loadModel } from '@fuselab/graph-core';
 import { graphCaptureOverride } from './run.ts';
 import { decoderIo, deviceName, engineGenerator, Generator, prng, type GenerateStats } from '@fuselab/gpu-runtime';
-import { loadEngineFile, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
+import { engineRuntimeChoice, loadEngineFile, nodeRuntime, readEngineBytes, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 
 export const BENCH_USAGE = `Usage: fuselab bench MODEL.onnx|X.engine [more ...] [options]
 
@@ -22,7 +22,7 @@ Options:
                              context − decode − 1 tokens; default 16,1024)
   --repeat N                 repetitions per point; the median is reported (default 3)
   --device auto|webgpu|wasm  default auto
-  --toggle T                 Dawn toggle for Node WebGPU (repeatable)
+  --toggle T                 Dawn toggle for Node WebGPU (repeatable; default: the first engine's)
   --allow-other-device       bench engines built for another device
   --graph-capture on|off     override the engines' graph-capture tactic (static-KV engines on WebGPU)
   --json                     print the JSON result only
@@ -99,7 +99,10 @@ export async function benchCommand(args: string[]): Promise<number> {
   const repeat = list(values.repeat as string, 'repeat')[0];
   const choice = values.device as BackendChoice;
   if (!['auto', 'webgpu', 'wasm'].includes(choice)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${choice}')`);
-  const rt = await nodeRuntime(choice, values.toggle ?? []);
+  // one process, one WebGPU device: the toggles the first engine was built with, unless given
+  const firstEngine = positionals.find((p) => p.endsWith('.engine'));
+  const toggles = values.toggle ?? (firstEngine ? (await engineRuntimeChoice(readEngineBytes(firstEngine), firstEngine, choice, undefined)).toggles : []);
+  const rt = await nodeRuntime(choice, toggles);
   const log = (m: string) => { if (!values.json) process.stderr.write(`${m}\n`); };
   log(`device ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);
   const models: BenchModelResult[] = [];

@@ -167,6 +167,9 @@ export async function buildCommand(args: string[]): Promise<number> {
     }
 
     progress(`target ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);
+    if (rt.backend === 'webgpu' && rt.device.host.startsWith('node-dawn') && !rt.device.toggles.some((t) => t.includes('skip_validation'))) {
+      progress('  note: Dawn validates every WebGPU command in this process; for a trusted engine, --toggle enable-dawn-features=skip_validation removes that host cost (recorded in the engine, applied by run/bench; see docs/BENCHMARKS.md)');
+    }
     const io = engineIo(record.model);
     let chosen: { bytes: Uint8Array; model: typeof record.model; fused: Record<string, number>; provenance: EngineManifest['provenance']; weights?: { location: string; bytes: Uint8Array } } = {
       bytes: optimizedBytes,

@@ -5,9 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { FuselabError } from '@fuselab/graph-core';
-import { deviceName, engineGenerator, parseEngine, type GenerateEvent, type GenerateStats, type LayerTimings, type SamplingOptions } from '@fuselab/gpu-runtime';
-import { readFileSync } from 'node:fs';
-import { loadEngineFile, nodeRuntime, type BackendChoice } from './runtime-node.ts';
+import { deviceName, engineGenerator, type GenerateEvent, type GenerateStats, type LayerTimings, type SamplingOptions } from '@fuselab/gpu-runtime';
+import { engineRuntimeChoice, loadEngineFile, nodeRuntime, readEngineBytes, type BackendChoice } from './runtime-node.ts';
 
 export const RUN_USAGE = `Usage: fuselab run X.engine --prompt TEXT [options]
 
@@ -20,7 +19,7 @@ Options:
   --stop TEXT                stop when the text contains TEXT (repeatable)
   --ignore-eos               keep generating after the end-of-text token
   --device auto|webgpu|wasm  default: the engine's own backend
-  --toggle T                 Dawn toggle for Node WebGPU (repeatable)
+  --toggle T                 Dawn toggle for Node WebGPU (repeatable; default: the engine's own)
   --allow-other-device       run an engine built/tuned for another device (with a warning)
   --allow-other-runtime      run an engine built for another onnxruntime-web version
   --layer-timings            profile the run and print the slowest nodes, mapped to the source graph
@@ -105,15 +104,13 @@ export async function runCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new FuselabError('USAGE', `--max-tokens must be a positive integer (got '${values['max-tokens']}')`);
   const sampling = samplingFromFlags(values);
   const path = positionals[0];
-  // the engine's own backend unless told otherwise (peek at the manifest without verifying sections twice)
-  let choice = values.device as BackendChoice | undefined;
-  if (choice && !['auto', 'webgpu', 'wasm'].includes(choice)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${choice}')`);
-  if (!choice) {
-    const peek = await parseEngine(readFileSync(path), { file: path, verifySections: false }).catch(() => null);
-    choice = peek?.manifest.device.backend ?? 'auto';
-  }
-  const rt = await nodeRuntime(choice, values.toggle ?? []);
-  const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] });
+  const device = values.device as BackendChoice | undefined;
+  if (device && !['auto', 'webgpu', 'wasm'].includes(device)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${device}')`);
+  // the engine's own backend and Dawn toggles unless told otherwise; the file is read once
+  const bytes = readEngineBytes(path);
+  const choice = await engineRuntimeChoice(bytes, path, device, values.toggle);
+  const rt = await nodeRuntime(choice.device, choice.toggles);
+  const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] }, bytes);
   for (const w of engine.warnings) process.stderr.write(`warning: ${w}\n`);
   if (rt.fallbackReason) process.stderr.write(`note: running on wasm (WebGPU unavailable: ${rt.fallbackReason})\n`);
   const gen = await engineGenerator(engine, rt.ort, rt.backend, { layerTimings: !!values['layer-timings'], ...graphCaptureOverride(values['graph-capture']) });

@@ -190,7 +190,8 @@ describe('build → engine → run on WebGPU (Dawn + SwiftShader in Node)', () =
     await ref.release();
 
     const engine = join(dir, 'one-layer.engine');
-    const b = await fuselab(['build', model, '-o', engine, '--device', 'webgpu', '--json'], env);
+    // built with Dawn's validation skipped: the engine records the toggle and run applies it unasked
+    const b = await fuselab(['build', model, '-o', engine, '--device', 'webgpu', '--toggle', 'enable-dawn-features=skip_validation', '--json'], env);
     expect(b.stderr).not.toMatch(/Error/);
     expect(b.code).toBe(0);
     const report = JSON.parse(b.stdout);
@@ -198,6 +199,7 @@ describe('build → engine → run on WebGPU (Dawn + SwiftShader in Node)', () =
     const { manifest } = await parseEngine(readFileSync(engine));
     expect(manifest.device.vendor).not.toBe('');
     expect(manifest.device.backend).toBe('webgpu');
+    expect(manifest.device.toggles).toEqual(['enable-dawn-features=skip_validation']);
 
     const r = await fuselab(['run', engine, '--prompt-ids', prompt.join(','), '--max-tokens', '10', '--layer-timings', '--json'], env);
     expect(r.stderr).not.toMatch(/Error/);
