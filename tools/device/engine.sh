@@ -48,7 +48,9 @@ for spec in ${MODELS//,/ }; do
   # precision variants (PRECISIONS=fp16,int4): one engine each, benched in the same process as the rest
   for prec in ${PRECISIONS:+${PRECISIONS//,/ }}; do
     case $prec in
-      fp16) flags=(--fp16 --toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
+      # f16 needs Dawn's vulkan_enable_f16_on_nvidia; when BUILD_ARGS already names it (with other toggles,
+      # so that every engine of the run shares one device for bench), it isn't added again
+      fp16) flags=(--fp16 --validate-on target); [[ "${BUILD_ARGS:-}" == *vulkan_enable_f16_on_nvidia* ]] || flags+=(--toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
       int4) flags=(--int4 --block 32) ;;
       int8w) flags=(--int4 --int8-weights --block 32) ;;
       *) echo "unknown precision $prec"; continue ;;

@@ -170,7 +170,10 @@ export class StaticKvGenerator extends Generator {
     let prefill = session;
     if (capture) {
       try {
-        // prompts have another shape than the captured step: a second session (weights loaded twice)
+        // prompts have another shape than the captured step: a second session (weights loaded twice).
+        // One session can't do both: with enableGraphCapture, onnxruntime-web 1.30 binds IO on the first
+        // run and never rebinds (its session table's "bound" flag), so a prompt run first would leave the
+        // captured step bound to the prompt's buffers; run option gpu_graph_id=-1 alone doesn't help.
         prefill = await ort.InferenceSession.create(options.model, { ...base, ...gpuOut });
       } catch (e) {
         await session.release();
