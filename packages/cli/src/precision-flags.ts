@@ -28,6 +28,7 @@ export const PRECISION_OPTIONS = {
   fp16: { type: 'boolean' },
   keep: { type: 'string' },
   'fp16-io': { type: 'boolean' },
+  'fp16-norms': { type: 'boolean' },
   int8: { type: 'boolean' },
   calib: { type: 'string' },
   'calib-method': { type: 'string' },
@@ -46,6 +47,8 @@ export const PRECISION_USAGE = `Precision (after the fusion workflow; validation
   --fp16                   float16 weights and compute; norms, Softmax, reductions stay float32
     --keep OP|NODE,...     more op types / node names to keep in float32
     --fp16-io              float16 model inputs and outputs too (default: kept float32)
+    --fp16-norms           fused norms (LayerNorm, SkipLayerNorm, RMS forms) take float16 IO too: onnxruntime's
+                           WebGPU kernels keep their statistics in float32 (saves the Casts around them)
     --calib FILE           also keep nodes whose activations on FILE exceed the float16 range
   --int8                   INT8 QDQ: per-channel int8 weights, calibrated per-tensor activations
     --calib FILE|random    text (.txt, tokenized with the model's tokenizer.json), recorded inputs
@@ -69,6 +72,7 @@ export interface PrecisionFlagValues {
   fp16?: boolean;
   keep?: string;
   'fp16-io'?: boolean;
+  'fp16-norms'?: boolean;
   int8?: boolean;
   calib?: string;
   'calib-method'?: string;
@@ -87,6 +91,8 @@ export interface PrecisionRequest {
   method: PrecisionMethod;
   keep: string[];
   keepIO: boolean;
+  /** Fused norms take float16 IO (their kernels keep statistics in float32). */
+  fp16Norms: boolean;
   calib: string | null;
   calibMethod: CalibrationMethod;
   target: AccuracyTarget | null;
@@ -151,6 +157,7 @@ export function parsePrecisionFlags(v: PrecisionFlagValues): PrecisionRequest | 
   };
   only('keep', 'fp16');
   only('fp16-io', 'fp16');
+  only('fp16-norms', 'fp16');
   only('calib-method', 'int8');
   only('accuracy-target', 'int8');
   only('act-symmetric', 'int8');
@@ -171,6 +178,7 @@ export function parsePrecisionFlags(v: PrecisionFlagValues): PrecisionRequest | 
     method,
     keep: (v.keep ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     keepIO: !v['fp16-io'],
+    fp16Norms: !!v['fp16-norms'],
     calib: v.calib ?? null,
     calibMethod,
     target: v['accuracy-target'] ? parseAccuracyTarget(v['accuracy-target']) : null,
@@ -183,6 +191,9 @@ export function parsePrecisionFlags(v: PrecisionFlagValues): PrecisionRequest | 
     tokenizer: v.tokenizer ?? null,
   };
 }
+
+/** Fused norm ops whose onnxruntime kernels (WebGPU, CPU) accumulate mean/variance in float32 for float16 IO. */
+const FUSED_NORMS: ReadonlySet<string> = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
 
 export const TOLERANCES: Record<PrecisionMethod, Tolerance> = {
   fp16: FP16,
@@ -254,7 +265,8 @@ export async function planPrecision(req: PrecisionRequest, model: Model, ctx: Pl
       const ops = new Set(model.graph.nodes.map((n) => n.opType));
       const extraOps = req.keep.filter((k) => ops.has(k));
       const extraNodes = req.keep.filter((k) => !ops.has(k));
-      steps = [{ pass: 'convert-fp16', params: { keepOps: [...FP16_DEFAULT_KEEP, ...extraOps], keepNodes: [...keepNodes, ...extraNodes], keepIO: req.keepIO } }];
+      const baseKeep = req.fp16Norms ? FP16_DEFAULT_KEEP.filter((op) => !FUSED_NORMS.has(op)) : FP16_DEFAULT_KEEP;
+      steps = [{ pass: 'convert-fp16', params: { keepOps: [...baseKeep, ...extraOps], keepNodes: [...keepNodes, ...extraNodes], keepIO: req.keepIO } }];
       break;
     }
     case 'int8-qdq': {

@@ -48,6 +48,23 @@ describe('fuselab optimize', () => {
     expect(readdirSync(tmp).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
+  it('--fp16-norms gives the fused norms float16 IO: fewer Casts, still within the fp16 tolerance', () => {
+    const casts: number[] = [];
+    for (const extra of [[], ['--fp16-norms']]) {
+      const out = join(tmp, `f16${extra.length}.onnx`);
+      const r = run(['optimize', join(fixtures, 'gpt2-tiny-kv.onnx'), '-o', out, '--fp16', ...extra]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/validation passed \(fp16\)/);
+      const m = loadModel(readFileSync(out));
+      casts.push(m.graph.nodes.filter((n) => n.opType === 'Cast').length);
+      const norms = m.graph.nodes.filter((n) => n.opType === 'SkipLayerNormalization');
+      expect(norms.length).toBe(5);
+      for (const n of norms) expect(n.input(0).dtype, n.name).toBe(extra.length ? 'float16' : 'float32');
+    }
+    expect(casts[1]).toBeLessThan(casts[0]);
+    expect(run(['optimize', join(fixtures, 'gpt2-tiny-kv.onnx'), '-o', join(tmp, 'x.onnx'), '--fp16-norms']).stderr).toMatch(/--fp16-norms .*--fp16/);
+  });
+
   it('freezes dims with a profile and validates at the profile shapes', () => {
     const out = join(tmp, 'kv-decode.onnx');
     const r = run(['optimize', join(fixtures, 'gpt2-tiny-kv.onnx'), '-o', out, '--profile', 'decode:input_ids=1x1;position_ids=1x1', '--json']);
