@@ -141,8 +141,11 @@ export async function buildCommand(args: string[]): Promise<number> {
         progress(`  last-token-logits: not applied (${sliced.diagnostics[0]?.message ?? 'no change'})`);
       }
     }
-    const split: SplitModel | null = externalWeights ? serializeModelSplit(record.model, { location: 'weights.bin' }) : null;
-    const optimizedBytes = split ? split.model : serializeModelToBytes(record.model);
+    // every graph the engine may hold is serialized the same way: weights external (one section) or inline
+    const serializeForEngine = (m: typeof record.model): Uint8Array | SplitModel => (externalWeights ? serializeModelSplit(m, { location: 'weights.bin' }) : serializeModelToBytes(m));
+    const serialized = serializeForEngine(record.model);
+    const split: SplitModel | null = serialized instanceof Uint8Array ? null : serialized;
+    const optimizedBytes = serialized instanceof Uint8Array ? serialized : serialized.model;
     if (split) progress(`  weights external: ${(split.weights.byteLength / 2 ** 20).toFixed(1)} MiB in the engine's weights section`);
     const rt = await nodeRuntime(device, values.toggle ?? []);
     if (precisionRequest?.method === 'fp16' && rt.backend === 'webgpu' && !rt.device.features.includes('shader-f16')) {
@@ -150,18 +153,20 @@ export async function buildCommand(args: string[]): Promise<number> {
     }
     const validateOn = values['validate-on'] as string;
     if (validateOn !== 'wasm' && validateOn !== 'target') throw new FuselabError('USAGE', `--validate-on must be wasm or target (got '${validateOn}')`);
+    // the options every candidate graph is validated with (the fused graph, and the GroupQueryAttention variant)
+    const validationOptions = {
+      ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
+      externalWeights,
+      ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
+      ...(validateOn === 'target' ? { ort: rt.ort, executionProviders: [rt.backend] } : {}),
+      ...(precision ? { tolerance: precision.tolerance } : {}),
+    };
     let validation: BuildReport['validation'];
     if (values['no-validate']) {
       validation = { passed: true, tolerance: 'none', outputs: [], skipped: '--no-validate' };
     } else {
       progress(`  validating against the original (onnxruntime-web, ${validateOn === 'target' ? rt.backend : 'wasm'})...`);
-      const v = await validateModels(reference, split ?? optimizedBytes, {
-        ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
-        externalWeights,
-        ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
-        ...(validateOn === 'target' ? { ort: rt.ort, executionProviders: [rt.backend] } : {}),
-        ...(precision ? { tolerance: precision.tolerance } : {}),
-      });
+      const v = await validateModels(reference, serialized, validationOptions);
       validation = { passed: v.passed, tolerance: v.tolerance.name, outputs: v.outputs.map((o) => ({ name: o.name, maxAbsErr: o.maxAbsErr, maxRelErr: o.maxRelErr, cosine: o.cosine })), ms: v.ms };
       if (!v.passed) throw new ValidationFailedError(v);
     }
@@ -192,24 +197,19 @@ export async function buildCommand(args: string[]): Promise<number> {
       if (record.model.graph.nodes.some((n) => n.opType === 'GroupQueryAttention')) gqaSource = chosen;
       else if (record.model.graph.nodes.some((n) => n.opType === 'MultiHeadAttention' && n.inputs[6])) {
         gqaSource = await gqaVariant(original, input, workflow, profile, precisionRequest, !values['full-logits'], async (m) => {
-          const v = await validateModels(reference, split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m), {
-            ...(referenceBytes ? { originalBytes: referenceBytes } : {}),
-            externalWeights,
-            ...(profile ? { inputSpec: { dims: profileDimValues(original, profile) } } : {}),
-            ...(precision ? { tolerance: precision.tolerance } : {}),
-          });
+          const v = await validateModels(reference, serializeForEngine(m), validationOptions);
           return v.passed ? null : `validation failed (${v.outputs.filter((o) => !o.passed).map((o) => o.name).join(', ')})`;
         }, progress);
       }
       if (gqaSource) {
         try {
           const m = staticKvDecodeModel(gqaSource.model);
-          staticVariant = { model: m, bytes: split ? serializeModelSplit(m, { location: split.location }) : serializeModelToBytes(m), fused: gqaSource.fused, provenance: gqaSource.provenance };
+          staticVariant = { model: m, bytes: serializeForEngine(m), fused: gqaSource.fused, provenance: gqaSource.provenance };
         } catch (e) {
           progress(`  static KV variant not made: ${(e as Error).message}`);
         }
       }
-      const tuned = await tune(rt, { fused: split ?? optimizedBytes, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes, static: staticVariant?.bytes ?? null }, io, progress);
+      const tuned = await tune(rt, { fused: serialized, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes, static: staticVariant?.bytes ?? null }, io, progress);
       tactics.push(...tuned);
       if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
