@@ -67,24 +67,34 @@ export interface SplitModel {
  */
 export function serializeModelSplit(model: Model, options: { location?: string; threshold?: number; alignment?: number } = {}): SplitModel {
   const location = options.location ?? 'model.onnx.data';
-  const threshold = options.threshold ?? 1024;
   const alignment = options.alignment ?? 64;
   const parts: Array<{ offset: number; bytes: Uint8Array }> = [];
   let size = 0;
   const encoded = serializeModel(model, {
     inlineExternal: true,
-    externalize: (t) => {
-      if (t.dtype === 'string') return undefined;
-      const len = t.byteLength ?? t.expectedByteLength ?? 0;
-      if (len < threshold) return undefined;
+    externalize: externalizeLarge(location, options.threshold ?? 1024, (bytes) => {
       const offset = Math.ceil(size / alignment) * alignment;
-      const bytes = t.bytes();
       parts.push({ offset, bytes });
       size = offset + bytes.byteLength;
-      return { location, offset, length: bytes.byteLength };
-    },
+      return offset;
+    }),
   });
   const weights = new Uint8Array(size);
   for (const p of parts) weights.set(p.bytes, p.offset);
   return { model: concatChunks(encoded), weights, location };
+}
+
+/**
+ * The `externalize` rule both external-data writers share (the in-memory split above, node-io's
+ * `saveModelFile` on disk): tensors of `threshold` bytes or more, never strings, go to `location`,
+ * at the offset `place` gives their bytes.
+ */
+export function externalizeLarge(location: string, threshold: number, place: (bytes: Uint8Array) => number): NonNullable<ToProtoOptions['externalize']> {
+  return (t) => {
+    if (t.dtype === 'string') return undefined;
+    const len = t.byteLength ?? t.expectedByteLength ?? 0;
+    if (len < threshold) return undefined;
+    const bytes = t.bytes();
+    return { location, offset: place(bytes), length: bytes.byteLength };
+  };
 }

@@ -3,7 +3,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadModel, serializeModel, FuselabError, type LoadModelOptions, type Model, type Tensor } from '@fuselab/graph-core';
+import { externalizeLarge, loadModel, serializeModel, FuselabError, type LoadModelOptions, type Model, type Tensor } from '@fuselab/graph-core';
 import { AtomicFile } from './atomic-write.ts';
 import { externalDataResolver, type ExternalDataResolverHandle } from './external-data.ts';
 import { openFileSource, type FileSource } from './file-source.ts';
@@ -131,23 +131,18 @@ export function saveModelFile(model: Model, path: string, options: SaveModelOpti
   if (location.includes('/') || location.includes('\\') || location === '..' || location === '.') {
     throw new SaveModelError(abs, `external data location '${location}' must be a plain file name next to the model`);
   }
-  const threshold = ext.threshold ?? 1024;
   const alignment = ext.alignment ?? 64;
   const data = new AtomicFile(join(dirname(abs), location));
   const proto = new AtomicFile(abs);
   try {
     const encoded = serializeModel(model, {
       inlineExternal: true,
-      externalize: (t) => {
-        if (t.dtype === 'string') return undefined;
-        const len = t.byteLength ?? t.expectedByteLength ?? 0;
-        if (len < threshold) return undefined;
+      externalize: externalizeLarge(location, ext.threshold ?? 1024, (bytes) => {
         data.align(alignment);
         const offset = data.bytesWritten;
-        const bytes = t.bytes();
         data.write(bytes);
-        return { location, offset, length: bytes.byteLength };
-      },
+        return offset;
+      }),
     });
     for (const c of encoded.chunks) proto.write(c);
     const externalBytes = data.bytesWritten;
