@@ -9,6 +9,7 @@
  * Prints JSON (medians over repeated trials, microseconds). A benchmark, not a test.
  */
 import { parseArgs } from 'node:util';
+import { GraphBuilder, serializeModelToBytes } from '@fuselab/graph-core';
 import { installNodeWebGpu } from '@fuselab/node-io';
 
 const { values } = parseArgs({ options: { toggle: { type: 'string', multiple: true }, iterations: { type: 'string', default: '200' } } });
@@ -93,26 +94,10 @@ console.log(JSON.stringify({
 }, null, 2));
 process.exit(0);
 
-/** y = x + x, float32 [16], as ONNX bytes (opset 17), written by hand: no dependency on our writer. */
+/** y = x + x, float32 [16] (opset 17). */
 function tinyAddModel(): Uint8Array {
-  const enc = new TextEncoder();
-  const bytes: number[] = [];
-  const varint = (out: number[], v: number) => { while (v > 127) { out.push((v & 127) | 128); v >>>= 7; } out.push(v); };
-  const field = (out: number[], tag: number, payload: number[]) => { varint(out, (tag << 3) | 2); varint(out, payload.length); out.push(...payload); };
-  const str = (s: string) => [...enc.encode(s)];
-  const valueInfo = (name: string) => {
-    const dim: number[] = []; varint(dim, (1 << 3) | 0); varint(dim, 16);
-    const shape: number[] = []; field(shape, 1, dim);
-    const tensorType: number[] = []; varint(tensorType, (1 << 3) | 0); varint(tensorType, 1); field(tensorType, 2, shape);
-    const type: number[] = []; field(type, 1, tensorType);
-    const vi: number[] = []; field(vi, 1, str(name)); field(vi, 2, type);
-    return vi;
-  };
-  const node: number[] = []; field(node, 1, str('x')); field(node, 1, str('x')); field(node, 2, str('y')); field(node, 4, str('Add'));
-  const graph: number[] = []; field(graph, 1, node); field(graph, 2, str('floor')); field(graph, 11, valueInfo('x')); field(graph, 12, valueInfo('y'));
-  const opset: number[] = []; varint(opset, (2 << 3) | 0); varint(opset, 17);
-  varint(bytes, (1 << 3) | 0); varint(bytes, 8);
-  field(bytes, 7, graph);
-  field(bytes, 8, opset);
-  return Uint8Array.from(bytes);
+  const b = new GraphBuilder({ opsets: { '': 17 } });
+  const x = b.input('x', 'float32', [16]);
+  b.output(b.op('Add', [x, x]), 'y');
+  return serializeModelToBytes(b.build());
 }
