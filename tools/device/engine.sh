@@ -6,13 +6,7 @@
 #
 #   bash .device/engine.sh                   # on the GPU machine (run tool, carry .device)
 #   SMOKE=1 bash .device/engine.sh           # here, on SwiftShader, with the tiny fixtures
-set -uo pipefail
-DEV=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$DEV/.." && pwd)
-OUT=${OUT:-$DEV/out}
-WORK=${WORK:-/tmp/fuselab-device}
-PYTHON=${PYTHON:-python3}
-SMOKE=${SMOKE:-0}
+. "$(dirname "$0")/common.sh"
 if [ "$SMOKE" = 1 ]; then
   MODELS=${MODELS:-gpt2-tiny}; PROMPT_LEN=${PROMPT_LEN:-16,64}; CONTEXT=${CONTEXT:-16,128}; DECODE=${DECODE:-16}; REPEAT=${REPEAT:-1}
 else
@@ -26,18 +20,9 @@ export FUSELAB_CACHE_DIR=$OUT/cache
 FL=("$NODE" "$DEV/bench/fuselab.mjs")
 
 for spec in ${MODELS//,/ }; do
-  name=${spec%%:*}; layers=; [ "$spec" != "$name" ] && layers=${spec#*:}
   if [ $((DEADLINE - SECONDS)) -lt "$MIN_PHASE" ]; then echo "SKIPPED $spec: $((DEADLINE - SECONDS)) s left"; continue; fi
   step "$spec: export"
-  if [ -f "$ROOT/examples/fixtures/$name-kv.onnx" ] && [ -z "$layers" ]; then model=$ROOT/examples/fixtures/$name-kv.onnx
-  elif [ "$name" = gpt2-small ]; then
-    "$PYTHON" "$DEV/scripts/make_gpt2_small.py" --out "$WORK/models/$name" --variants kv --no-io --no-check || continue
-    model=$WORK/models/$name/gpt2-small-kv.onnx
-  else
-    "$PYTHON" "$DEV/scripts/make_llama_shaped.py" --preset "$name" --out "$WORK/models/$name" --single-file --no-io --no-check ${layers:+--layers $layers} || continue
-    model=$WORK/models/$name/model.onnx
-  fi
-  ls -la "$model"
+  export_model "$spec" || continue
   if [ "$spec" = "${MODELS%%,*}" ]; then ctx=$CONTEXT; dec=$DECODE; else ctx=${CONTEXT2:-16,512}; dec=${DECODE2:-64}; fi
   step "$spec: PyTorch eager baseline"
   FUSELAB_SCRIPTS="$DEV/scripts" "$PYTHON" "$DEV/bench/torch_decode.py" --model "$spec" --prompt-len "$PROMPT_LEN" --context "$ctx" --decode "$dec" --repeats "$REPEAT" --out "$OUT/torch-$name.json" > /dev/null || echo "FAILED torch baseline"

@@ -6,13 +6,7 @@
 #
 #   bash .device/profile.sh                  # on the GPU machine (run tool, carry .device)
 #   SMOKE=1 bash .device/profile.sh          # here, on SwiftShader, with the tiny fixtures
-set -uo pipefail
-DEV=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$DEV/.." && pwd)
-OUT=${OUT:-$DEV/out}
-WORK=${WORK:-/tmp/fuselab-device}
-PYTHON=${PYTHON:-python3}
-SMOKE=${SMOKE:-0}
+. "$(dirname "$0")/common.sh"
 if [ "$SMOKE" = 1 ]; then MODELS=${MODELS:-llama-tiny}; TOKENS=${TOKENS:-32}; LAST_MS=${LAST_MS:-1000}
 else MODELS=${MODELS:-gpt2-small,llama-tiny}; TOKENS=${TOKENS:-400}; LAST_MS=${LAST_MS:-2500}; fi
 DEADLINE=${DEADLINE:-560}
@@ -26,17 +20,9 @@ step floors
 timeout 120 "$NODE" "$DEV/bench/webgpu-floor.mjs" ${TOGGLE:+--toggle $TOGGLE} > "$OUT/floor.json"; cat "$OUT/floor.json"
 ids=$(seq -s, 1 16)
 for spec in ${MODELS//,/ }; do
-  name=${spec%%:*}
   if [ $((DEADLINE - SECONDS)) -lt 60 ]; then echo "SKIPPED $spec"; continue; fi
   step "$spec: model"
-  if [ -f "$ROOT/examples/fixtures/$name-kv.onnx" ]; then model=$ROOT/examples/fixtures/$name-kv.onnx
-  elif [ "$name" = gpt2-small ]; then
-    "$PYTHON" "$DEV/scripts/make_gpt2_small.py" --out "$WORK/models/$name" --variants kv --no-io --no-check || continue
-    model=$WORK/models/$name/gpt2-small-kv.onnx
-  else
-    "$PYTHON" "$DEV/scripts/make_llama_shaped.py" --preset "$name" --out "$WORK/models/$name" --single-file --no-io --no-check || continue
-    model=$WORK/models/$name/model.onnx
-  fi
+  export_model "$spec" || continue
   step "$spec: build --tune"
   timeout $((DEADLINE - SECONDS - 5)) "${FL[@]}" build "$model" -o "$WORK/$name.engine" --device webgpu --tune --report "$OUT/build-$name.json" ${BUILD_ARGS:-} || { echo "FAILED build"; continue; }
   # RUNS: space-separated label:flags entries (commas inside flags stand for spaces): the engine's own tactics, capture forced on/off,

@@ -12,13 +12,7 @@
 # that fits one < 2 GiB file), PROMPT_LEN, CONTEXT, DECODE, REPEATS (first model), CONTEXT2, DECODE2,
 # REPEATS2 (later models), BENCH_ARGS (extra decode.mjs flags, e.g.
 # "--toggle enable-dawn-features=vulkan_enable_f16_on_nvidia"), DEADLINE, MIN_PHASE, PYTHON, OUT, WORK.
-set -uo pipefail
-DEV=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$DEV/.." && pwd)
-OUT=${OUT:-$DEV/out}
-WORK=${WORK:-/tmp/fuselab-device}
-PYTHON=${PYTHON:-python3}
-SMOKE=${SMOKE:-0}
+. "$(dirname "$0")/common.sh"
 if [ "$SMOKE" = 1 ]; then
   MODELS=${MODELS:-gpt2-tiny,llama-tiny}
   PROMPT_LEN=${PROMPT_LEN:-16,64}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-16}; REPEATS=${REPEATS:-3}
@@ -36,27 +30,11 @@ exec > >(tee -a "$OUT/run.log") 2>&1
 BM=$ROOT/docs/BENCHMARKS.md
 before=$(stat -c %s "$BM" 2>/dev/null || echo 0)
 for spec in ${MODELS//,/ }; do
-  name=${spec%%:*}
-  layers=; [ "$spec" != "$name" ] && layers=${spec#*:}
   left=$((DEADLINE - SECONDS))
   if [ "$left" -lt "$MIN_PHASE" ]; then echo "run: SKIPPED $spec: $left s left of DEADLINE=$DEADLINE"; continue; fi
 
   step "$spec: export"
-  if [ -f "$ROOT/examples/fixtures/$name-kv.onnx" ] && [ -z "$layers" ]; then
-    model=$ROOT/examples/fixtures/$name-kv.onnx                      # gpt2-tiny, llama-tiny: committed fixtures
-  elif [ "$name" = gpt2-small ]; then
-    "$PYTHON" "$DEV/scripts/make_gpt2_small.py" --out "$WORK/models/$name" --variants kv --no-io --no-check ${layers:+--layers $layers} \
-      || { echo "run: FAILED make_gpt2_small.py"; continue; }
-    model=$WORK/models/$name/gpt2-small-kv.onnx
-  elif [ -f "$DEV/scripts/make_llama_shaped.py" ]; then
-    # one file (< 2 GiB): KvDecoder takes bytes, no external data yet; qwen2.5-0.5b fits at <= 12 layers
-    "$PYTHON" "$DEV/scripts/make_llama_shaped.py" --preset "$name" --out "$WORK/models/$name" --single-file --no-io --no-check \
-      ${layers:+--layers $layers} || { echo "run: FAILED make_llama_shaped.py --preset $name"; continue; }
-    model=$WORK/models/$name/model.onnx
-  else
-    echo "run: SKIPPED $spec: no export script for it in the bundle"; continue
-  fi
-  ls -la "$model"
+  export_model "$spec" || continue
 
   # the first model gets the full sweep; later (bigger) ones a shorter one, to stay inside DEADLINE
   if [ "$spec" = "${MODELS%%,*}" ]; then args=(--prompt-len "$PROMPT_LEN" --context "$CONTEXT" --decode "$DECODE" --repeats "$REPEATS")
