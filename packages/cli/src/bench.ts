@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { FuselabError, loadModel } from '@fuselab/graph-core';
 import { graphCaptureOverride } from './run.ts';
 import { decoderIo, deviceName, engineGenerator, Generator, prng, type GenerateStats } from '@fuselab/gpu-runtime';
-import { engineRuntimeChoice, loadEngineFile, nodeRuntime, readEngineBytes, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
+import { engineRuntimeChoice, loadEngineFile, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 
 export const BENCH_USAGE = `Usage: fuselab bench MODEL.onnx|X.engine [more ...] [options]
 
@@ -101,7 +101,7 @@ export async function benchCommand(args: string[]): Promise<number> {
   if (!['auto', 'webgpu', 'wasm'].includes(choice)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${choice}')`);
   // one process, one WebGPU device: the toggles the first engine was built with, unless given
   const firstEngine = positionals.find((p) => p.endsWith('.engine'));
-  const toggles = values.toggle ?? (firstEngine ? (await engineRuntimeChoice(readEngineBytes(firstEngine), firstEngine, choice, undefined)).toggles : []);
+  const toggles = values.toggle ?? (firstEngine ? engineRuntimeChoice(firstEngine, choice, undefined).toggles : []);
   const rt = await nodeRuntime(choice, toggles);
   const log = (m: string) => { if (!values.json) process.stderr.write(`${m}\n`); };
   log(`device ${deviceName(rt.device)}${rt.fallbackReason ? ` (WebGPU unavailable: ${rt.fallbackReason})` : ''}`);

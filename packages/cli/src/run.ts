@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { FuselabError } from '@fuselab/graph-core';
 import { deviceName, engineGenerator, type GenerateEvent, type GenerateStats, type LayerTimings, type SamplingOptions } from '@fuselab/gpu-runtime';
-import { engineRuntimeChoice, loadEngineFile, nodeRuntime, readEngineBytes, type BackendChoice } from './runtime-node.ts';
+import { engineRuntimeChoice, loadEngineFile, nodeRuntime, type BackendChoice } from './runtime-node.ts';
 
 export const RUN_USAGE = `Usage: fuselab run X.engine --prompt TEXT [options]
 
@@ -106,11 +106,10 @@ export async function runCommand(args: string[]): Promise<number> {
   const path = positionals[0];
   const device = values.device as BackendChoice | undefined;
   if (device && !['auto', 'webgpu', 'wasm'].includes(device)) throw new FuselabError('USAGE', `--device must be auto, webgpu or wasm (got '${device}')`);
-  // the engine's own backend and Dawn toggles unless told otherwise; the file is read once
-  const bytes = readEngineBytes(path);
-  const choice = await engineRuntimeChoice(bytes, path, device, values.toggle);
+  // the engine's own backend and Dawn toggles unless told otherwise (from its manifest alone)
+  const choice = engineRuntimeChoice(path, device, values.toggle);
   const rt = await nodeRuntime(choice.device, choice.toggles);
-  const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] }, bytes);
+  const engine = await loadEngineFile(path, rt, { allowOtherDevice: values['allow-other-device'], allowOtherRuntime: values['allow-other-runtime'] });
   for (const w of engine.warnings) process.stderr.write(`warning: ${w}\n`);
   if (rt.fallbackReason) process.stderr.write(`note: running on wasm (WebGPU unavailable: ${rt.fallbackReason})\n`);
   const gen = await engineGenerator(engine, rt.ort, rt.backend, { layerTimings: !!values['layer-timings'], ...graphCaptureOverride(values['graph-capture']) });

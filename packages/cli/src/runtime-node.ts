@@ -3,12 +3,12 @@
  * wasm otherwise, with the reason), loads the matching onnxruntime-web bundle, describes the device,
  * and reads engines and model folders from disk.
  */
-import fs, { existsSync, readFileSync } from 'node:fs';
+import fs, { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as ortTypes from 'onnxruntime-web';
 import { FuselabError } from '@fuselab/graph-core';
-import { fingerprintAdapter, installProfileSink, openEngine, ortEnv, parseEngine, ortWebVersion, wasmFingerprint, type DeviceFingerprint, type GenerationConfig, type LoadedEngine } from '@fuselab/gpu-runtime';
+import { fingerprintAdapter, installProfileSink, openEngine, ortEnv, peekEngineManifest, ortWebVersion, wasmFingerprint, type DeviceFingerprint, type EngineManifest, type GenerationConfig, type LoadedEngine } from '@fuselab/gpu-runtime';
 import { installNodeWebGpu, NoWebGpuAdapterError } from './node-webgpu.ts';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
@@ -61,29 +61,37 @@ export interface EngineLoadFlags {
   allowOtherRuntime?: boolean;
 }
 
-/** An engine file's bytes (read once; the engine's sections are views of them). */
-export function readEngineBytes(path: string): Uint8Array {
+/** Reads and checks an engine file for this runtime (one read; sections are views of that buffer). */
+export async function loadEngineFile(path: string, rt: NodeRuntime, flags: EngineLoadFlags = {}): Promise<LoadedEngine> {
+  let bytes: Uint8Array;
   try {
-    return readFileSync(path);
+    bytes = readFileSync(path);
   } catch (e) {
     throw new FuselabError('ENGINE_READ', `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-}
-
-/** Reads (unless `bytes` are given) and checks an engine file for this runtime. */
-export async function loadEngineFile(path: string, rt: NodeRuntime, flags: EngineLoadFlags = {}, bytes: Uint8Array = readEngineBytes(path)): Promise<LoadedEngine> {
   return openEngine(bytes, { file: path, device: rt.device, ortVersion: ortWebVersion(rt.ort), allowOtherDevice: flags.allowOtherDevice, allowOtherRuntime: flags.allowOtherRuntime });
 }
 
 /**
  * The runtime an engine asks for: its own backend and Dawn toggles (e.g. skip_validation, f16 on
  * NVIDIA) unless the caller chose them — the way a TensorRT plan carries its build configuration.
- * Peeks at the manifest without verifying sections (openEngine verifies them after).
+ * Reads only the file's header and manifest (unverified: `loadEngineFile` checks everything after).
  */
-export async function engineRuntimeChoice(bytes: Uint8Array, path: string, device: BackendChoice | undefined, toggles: string[] | undefined): Promise<{ device: BackendChoice; toggles: string[] }> {
+export function engineRuntimeChoice(path: string, device: BackendChoice | undefined, toggles: string[] | undefined): { device: BackendChoice; toggles: string[] } {
   if (device && toggles) return { device, toggles };
-  const peek = await parseEngine(bytes, { file: path, verifySections: false }).catch(() => null);
-  return { device: device ?? peek?.manifest.device.backend ?? 'auto', toggles: toggles ?? peek?.manifest.device.toggles ?? [] };
+  let manifest: EngineManifest | null = null;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      manifest = peekEngineManifest((offset, length) => {
+        const buf = new Uint8Array(length);
+        return buf.subarray(0, readSync(fd, buf, 0, length, offset));
+      });
+    } finally {
+      closeSync(fd);
+    }
+  } catch { /* unreadable: loadEngineFile reports it */ }
+  return { device: device ?? manifest?.device.backend ?? 'auto', toggles: toggles ?? manifest?.device.toggles ?? [] };
 }
 
 /** Files beside a model that an engine carries: tokenizer, generation config, trained positions. */

@@ -5,7 +5,7 @@ import { loadModel, serializeModelToBytes } from '@fuselab/graph-core';
 import { defaultWorkflow, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
 import {
   buildEngine, EngineChecksumError, EngineDeviceMismatchError, EngineFormatError, EngineVersionError, engineGenerator, ortEnv, ortWebVersion,
-  installProfileSink, openEngine, parseEngine, wasmFingerprint, type DeviceFingerprint,
+  installProfileSink, openEngine, parseEngine, peekEngineManifest, wasmFingerprint, type DeviceFingerprint,
 } from '../src/index.ts';
 
 // the Node host's part of per-layer timings: onnxruntime-web's wasm prints its profile with fs.writeSync(1)
@@ -68,6 +68,22 @@ describe('engine file', () => {
     const gqa = layers.timings.nodes.find((n) => n.opType === 'GroupQueryAttention');
     expect(gqa?.sources.length).toBeGreaterThan(3);
     expect(layers.timings.runs).toBe(c.new_ids.length);
+  });
+
+  it('peeks at the manifest from the header alone, reading only the bytes it needs', async () => {
+    const bytes = await kjvEngine(H100);
+    const reads: Array<[number, number]> = [];
+    const read = (b: Uint8Array) => (offset: number, length: number) => {
+      reads.push([offset, length]);
+      return b.subarray(offset, offset + length);
+    };
+    const peeked = peekEngineManifest(read(bytes));
+    expect(peeked?.device).toEqual(H100);
+    const manifestEnd = reads.reduce((end, [o, l]) => Math.max(end, o + l), 0);
+    expect(manifestEnd).toBeLessThan(bytes.byteLength / 100);
+    expect(peekEngineManifest(read(readFileSync(join(dir, 'model.onnx'))))).toBeNull();
+    expect(peekEngineManifest(read(bytes.subarray(0, 10)))).toBeNull();
+    expect(peekEngineManifest(read(bytes.subarray(0, 200)))).toBeNull(); // the manifest cut short
   });
 
   it('refuses bad, truncated and tampered files with typed errors', async () => {

@@ -204,6 +204,23 @@ export interface ParseEngineOptions {
   checkManifest?: (manifest: EngineManifest) => void;
 }
 
+/**
+ * The manifest of an engine from the first bytes of its file, unverified (null when they don't hold
+ * one): enough to choose a runtime (backend, Dawn toggles) before reading and checking the whole file
+ * with `parseEngine`. `read(offset, length)` returns up to `length` bytes from `offset`.
+ */
+export function peekEngineManifest(read: (offset: number, length: number) => Uint8Array): EngineManifest | null {
+  const head = read(0, HEADER_BYTES);
+  if (head.byteLength < HEADER_BYTES || ascii(head, 0, 8) !== ENGINE_MAGIC) return null;
+  const manifestLength = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(12, true);
+  if (manifestLength > MAX_MANIFEST_BYTES) return null;
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(read(HEADER_BYTES, manifestLength))) as EngineManifest;
+  } catch {
+    return null;
+  }
+}
+
 /** Reads an engine; see the file comment for the order of checks. */
 export async function parseEngine(bytes: Uint8Array, options: ParseEngineOptions = {}): Promise<ParsedEngine> {
   const file = options.file ?? '<engine>';
