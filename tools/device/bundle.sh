@@ -41,12 +41,16 @@ cp tools/bench/torch_decode.py "$DEV/bench/"
 "$ROOT/node_modules/.bin/esbuild" tools/device/fuselab-entry.ts --bundle --platform=node --format=esm --target=node20 \
   --outfile="$DEV/bench/fuselab.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
   --legal-comments=none --log-level=warning
-cp tools/device/common.sh tools/device/engine.sh tools/device/profile.sh tools/device/setup.sh "$DEV/"
+cp tools/device/common.sh tools/device/engine.sh tools/device/profile.sh tools/device/ttft.sh tools/device/setup.sh "$DEV/"
 # the host floors and the CPU-profile summary (tools/device/profile.sh)
 "$ROOT/node_modules/.bin/esbuild" tools/bench/webgpu-floor.ts --bundle --platform=node --format=esm --target=node20 \
   --outfile="$DEV/bench/webgpu-floor.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
   --legal-comments=none --log-level=warning
 cp tools/bench/cpuprofile-summary.mjs "$DEV/bench/"
+# the matrix-product forms' GPU time (tools/bench/gemv.ts)
+"$ROOT/node_modules/.bin/esbuild" tools/bench/gemv.ts --bundle --platform=node --format=esm --target=node20 \
+  --outfile="$DEV/bench/gemv.mjs" --external:webgpu --external:onnxruntime-web --external:'onnxruntime-web/*' \
+  --legal-comments=none --log-level=warning
 
 # 3. Trimmed node_modules: the WebGPU build of onnxruntime-web (its ESM bundle; in Node it imports the
 #    asyncify wasm's .mjs loader beside it; that wasm also serves the wasm EP) and webgpu's linux-x64
