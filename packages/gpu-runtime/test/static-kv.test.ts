@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { serializeModelToBytes } from '@fuselab/graph-core';
 import { openModelFile } from '@fuselab/node-io';
-import { defaultWorkflow, lastTokenLogits, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
+import { convertFp16, defaultWorkflow, FP16_DEFAULT_KEEP, lastTokenLogits, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
 import { decoderIo, Generator, isStaticKvModel, ortEnv, StaticKvError, staticKvDecodeModel, StaticKvGenerator } from '../src/index.ts';
 
 const kjv = new URL('../../../examples/models/kjv-llama/', import.meta.url).pathname;
@@ -92,6 +92,37 @@ describe('static KV cache (wasm, kjv-gpt2: GPT-2 blocks as GroupQueryAttention)'
     try {
       const got = await gen.run({ promptIds: ref.prompt_ids, maxTokens: ref.new_ids.length, ignoreEos: true });
       expect(got.tokens).toEqual(ref.new_ids);
+    } finally {
+      await gen.release();
+    }
+  }, 120_000);
+});
+
+describe('static KV cache of a float16 graph (wasm, kjv-llama)', () => {
+  it('takes float16 KV IO in place of the Casts around each GroupQueryAttention, with the same greedy tokens', async () => {
+    const fp16 = fusedKjv();
+    convertFp16.run(fp16, {}, { keepOps: [...FP16_DEFAULT_KEEP], keepNodes: [], keepIO: true });
+    const kvIn = fp16.graph.inputs.find((v) => v.name === 'past_key_values.0.key');
+    expect(kvIn?.dtype).toBe('float32'); // fp32 IO, a Cast to float16 before the attention
+    expect(kvIn?.uses.every((u) => u.node.opType === 'Cast')).toBe(true);
+
+    const m = staticKvDecodeModel(fp16);
+    const gqa = m.graph.nodes.filter((n) => n.opType === 'GroupQueryAttention');
+    for (const n of gqa) {
+      for (const i of [3, 4]) expect(n.input(i).isGraphInput && n.input(i).dtype).toBe('float16');
+      for (const o of [1, 2]) expect(n.output(o).isGraphOutput).toBe(true);
+    }
+    const io = decoderIo(m);
+    expect(io.kv.every((k) => k.dtype === 'float16')).toBe(true);
+    expect(m.graph.outputs.find((v) => v.name === 'present.0.key')?.producer?.opType).toBe('GroupQueryAttention');
+    // the KV values are float16 on both sides of the old Casts, so generation is the same computation
+    const ort = ortEnv();
+    const growing = await Generator.create({ ort, model: serializeModelToBytes(fp16), io: decoderIo(fp16), executionProvider: 'wasm' });
+    const want = await growing.run({ promptIds: greedy.prompt_ids, maxTokens: 8, ignoreEos: true });
+    await growing.release();
+    const gen = await StaticKvGenerator.create({ ort, model: serializeModelToBytes(m), io, executionProvider: 'wasm', maxSequenceLength: 64 });
+    try {
+      expect((await gen.run({ promptIds: greedy.prompt_ids, maxTokens: 8, ignoreEos: true })).tokens).toEqual(want.tokens);
     } finally {
       await gen.release();
     }

@@ -23,8 +23,8 @@
  * createBindGroup ... member 'resource'" (browsers: "Required member is undefined"). It is not a
  * dawn.node quirk. Keeping the registration alive for the buffers' lifetime fixes it.
  */
-import { FuselabError, type Model, type Value } from '@fuselab/graph-core';
-import { eliminateDeadCode, MAX_SEQUENCE_DIM } from '@fuselab/optimizer';
+import { FuselabError, type Model, type Node, type Value } from '@fuselab/graph-core';
+import { castTarget, eliminateDeadCode, MAX_SEQUENCE_DIM } from '@fuselab/optimizer';
 import type * as ortTypes from 'onnxruntime-web';
 import { Generator, lastRow, type GeneratorOptions, type KvSequence } from './generator.ts';
 import { installProfileSink } from './profiling.ts';
@@ -65,6 +65,7 @@ export function staticKvDecodeModel(source: Model): Model {
   for (const n of gqa) {
     n.setInput(5, seqlens);
     n.setInput(6, total);
+    halfKvIo(model, n);
     for (const i of [3, 4]) kvValues.add(n.input(i));
     for (const o of [1, 2]) if (n.outputs[o]) kvValues.add(n.output(o));
   }
@@ -75,6 +76,36 @@ export function staticKvDecodeModel(source: Model): Model {
     if ((v.isGraphInput || v.isGraphOutput) && s?.length === 4) v.type = { kind: 'tensor', dtype: v.dtype, shape: [s[0], s[1], MAX_SEQUENCE_DIM, s[3]] };
   }
   return model;
+}
+
+/**
+ * A float16 graph keeps float32 IO by default (convert-fp16 `keepIO`): a Cast after each past input
+ * and before each present output of a GroupQueryAttention. The static contract needs past and present
+ * to be one buffer that the attention updates in place, which a Cast in between makes impossible
+ * (onnxruntime then allocates a separate present, one position longer than the buffer, and fails).
+ * So the KV IO of such a node becomes float16 and those Casts go — half the KV memory too.
+ */
+function halfKvIo(model: Model, n: Node): void {
+  const g = model.graph;
+  for (const i of [3, 4]) {
+    const cast = n.input(i).producer;
+    const source = cast?.inputs[0];
+    if (!cast || cast.opType !== 'Cast' || cast.domain !== '' || castTarget(cast) !== 'float16' || !source?.isGraphInput || source.dtype !== 'float32') continue;
+    source.type = { kind: 'tensor', dtype: 'float16', shape: source.shape };
+    n.setInput(i, source);
+    if (cast.outputs.every((v) => !v || (v.useCount === 0 && !v.isGraphOutput))) g.removeNode(cast);
+  }
+  for (const o of [1, 2]) {
+    const present = n.outputs[o];
+    const use = present?.uses.length === 1 ? present.uses[0] : null;
+    const cast = use?.node;
+    const out = cast?.outputs[0];
+    if (!present || present.isGraphOutput || !cast || cast.opType !== 'Cast' || cast.domain !== '' || castTarget(cast) !== 'float32' || !out?.isGraphOutput || out.useCount) continue;
+    const name = out.name;
+    g.setOutput(g.outputs.indexOf(out), present);
+    g.removeNode(cast);
+    present.name = name;
+  }
 }
 
 const PINNED = Symbol.for('fuselab.keepRegistered');
@@ -258,7 +289,10 @@ export class StaticKvGenerator extends Generator {
           return this.readLogits(gpu);
         }
         // a prompt: its own input shape, logits read back by onnxruntime-web
-        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]), [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: gpu.total.tensor, ...kvFeeds };
+        // total_sequence_length: the positions the prompt attends to, not the buffer length (onnxruntime
+        // reads it on the CPU outside capture, and GroupQueryAttention's QK^T and softmax span it)
+        const total = new ort.Tensor('int32', Int32Array.of(pastLen + ids.length), [1]);
+        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, ids.length]), [SEQLENS_K]: gpu.seqlens.tensor, [TOTAL_SEQUENCE_LENGTH]: total, ...kvFeeds };
         if (io.positionIds) feeds[io.positionIds] = positionsTensor(ort, pastLen, ids.length);
         const out = await this.prefillSession.run(feeds, { ...kvFetches, [io.logits]: null as unknown as ortTypes.Tensor });
         const logits = out[io.logits];
