@@ -29,3 +29,14 @@ export_model() {
   fi
   ls -la "$model"
 }
+
+# start_run LOG: the shared start of engine.sh, profile.sh and ttft.sh — everything below goes to $OUT/LOG
+# as well as the terminal, setup.sh unpacks Node and sets up Vulkan, tuning caches land in $OUT, and FL is
+# the fuselab CLI command.
+start_run() {
+  mkdir -p "$OUT"
+  exec > >(tee -a "$OUT/$1") 2>&1
+  . "$DEV/setup.sh"
+  export FUSELAB_CACHE_DIR=$OUT/cache
+  FL=("$NODE" "$DEV/bench/fuselab.mjs")
+}

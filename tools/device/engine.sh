@@ -13,11 +13,7 @@ else
   MODELS=${MODELS:-gpt2-small,qwen2.5-0.5b:12}; PROMPT_LEN=${PROMPT_LEN:-16,512}; CONTEXT=${CONTEXT:-16,1024}; DECODE=${DECODE:-128}; REPEAT=${REPEAT:-3}
 fi
 DEADLINE=${DEADLINE:-560}; MIN_PHASE=${MIN_PHASE:-150}
-mkdir -p "$OUT"
-exec > >(tee -a "$OUT/engine.log") 2>&1
-. "$DEV/setup.sh"
-export FUSELAB_CACHE_DIR=$OUT/cache
-FL=("$NODE" "$DEV/bench/fuselab.mjs")
+start_run engine.log
 
 for spec in ${MODELS//,/ }; do
   if [ $((DEADLINE - SECONDS)) -lt "$MIN_PHASE" ]; then echo "SKIPPED $spec: $((DEADLINE - SECONDS)) s left"; continue; fi

@@ -10,11 +10,7 @@
 if [ "$SMOKE" = 1 ]; then MODELS=${MODELS:-llama-tiny}; TOKENS=${TOKENS:-32}; LAST_MS=${LAST_MS:-1000}
 else MODELS=${MODELS:-gpt2-small,llama-tiny}; TOKENS=${TOKENS:-400}; LAST_MS=${LAST_MS:-2500}; fi
 DEADLINE=${DEADLINE:-560}
-mkdir -p "$OUT"
-exec > >(tee -a "$OUT/profile.log") 2>&1
-. "$DEV/setup.sh"
-export FUSELAB_CACHE_DIR=$OUT/cache
-FL=("$NODE" "$DEV/bench/fuselab.mjs")
+start_run profile.log
 
 step floors
 timeout 120 "$NODE" "$DEV/bench/webgpu-floor.mjs" ${TOGGLE:+--toggle $TOGGLE} > "$OUT/floor.json"; cat "$OUT/floor.json"

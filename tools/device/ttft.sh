@@ -12,11 +12,7 @@ if [ "$SMOKE" = 1 ]; then MODEL=${MODEL:-gpt2-tiny}; PROMPT=${PROMPT:-64}; LENS=
 else MODEL=${MODEL:-gpt2-small}; PROMPT=${PROMPT:-512}; LENS=${LENS:-16,128,512}; REPEAT=${REPEAT:-5}; LOOPS=${LOOPS:-30}; fi
 TOGGLE=${TOGGLE:-enable-dawn-features=skip_validation,vulkan_enable_f16_on_nvidia}
 DEADLINE=${DEADLINE:-560}
-mkdir -p "$OUT"
-exec > >(tee -a "$OUT/ttft.log") 2>&1
-. "$DEV/setup.sh"
-export FUSELAB_CACHE_DIR=$OUT/cache
-FL=("$NODE" "$DEV/bench/fuselab.mjs")
+start_run ttft.log
 left() { echo $((DEADLINE - SECONDS - 5)); }
 
 if [ "${GEMV_S:-100}" -gt 0 ]; then

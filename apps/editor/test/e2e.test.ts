@@ -219,7 +219,9 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
     const stats = await state<Record<string, number>>('(s) => ({ plain: s.playground.sides.plain.run.stats.decodeTokPerSec, optimized: s.playground.sides.optimized.run.stats.decodeTokPerSec, nodes: s.playground.sides.optimized.layers.nodes.length })');
     console.log(`e2e: decode tok/s on SwiftShader (profiled first run): plain ${stats.plain.toFixed(1)}, optimized ${stats.optimized.toFixed(1)}; ${stats.nodes} timed engine nodes`);
     await shot('08-playground.png');
-  });
+    // its waits allow 120 s per side: SwiftShader compiles every shader of both models (42 s alone, over 60 s
+    // beside the rest of the suite on 2 cores)
+  }, 300_000);
 
   it('shows the run\'s per-layer times as a heatmap on the source graph', async () => {
     // the optimized side's "Show on graph" opens the source graph with the heatmap on
