@@ -29,7 +29,7 @@ export { modelFromProto, type FromProtoOptions } from './ir/from-proto.ts';
 export { modelToProto, type ToProtoOptions, type ExternalPlacement } from './ir/to-proto.ts';
 
 // Whole-model IO
-export { loadModel, serializeModel, serializeModelToBytes, serializeModelSplit, externalizeLarge, ModelTooLargeError, PROTOBUF_LIMIT, type LoadModelOptions, type SplitModel } from './model-io.ts';
+export { loadModel, serializeModel, serializeModelToBytes, serializeModelSplit, serializeModelsSplit, externalizeLarge, ModelTooLargeError, PROTOBUF_LIMIT, type LoadModelOptions, type SplitModel } from './model-io.ts';
 
 // Op registry and shape inference
 export {

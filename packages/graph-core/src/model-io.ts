@@ -66,22 +66,53 @@ export interface SplitModel {
  * copied once.
  */
 export function serializeModelSplit(model: Model, options: { location?: string; threshold?: number; alignment?: number } = {}): SplitModel {
+  const { models, weights, location } = serializeModelsSplit([model], options);
+  return { model: models[0], weights, location };
+}
+
+/**
+ * `serializeModelSplit` for several models over one weights blob: a tensor whose bytes another model
+ * already put there is referred to, not stored again (e.g. an engine's decode graph and its prompt
+ * graph, two fusions of the same weights).
+ */
+export function serializeModelsSplit(models: readonly Model[], options: { location?: string; threshold?: number; alignment?: number } = {}): { models: Uint8Array[]; weights: Uint8Array; location: string } {
   const location = options.location ?? 'model.onnx.data';
   const alignment = options.alignment ?? 64;
   const parts: Array<{ offset: number; bytes: Uint8Array }> = [];
+  // stored tensors by length and a sampled hash; equal bytes share one offset
+  const stored = new Map<string, Array<{ offset: number; bytes: Uint8Array }>>();
   let size = 0;
-  const encoded = serializeModel(model, {
-    inlineExternal: true,
-    externalize: externalizeLarge(location, options.threshold ?? 1024, (bytes) => {
-      const offset = Math.ceil(size / alignment) * alignment;
-      parts.push({ offset, bytes });
-      size = offset + bytes.byteLength;
-      return offset;
-    }),
-  });
+  const place = (bytes: Uint8Array): number => {
+    const key = `${bytes.byteLength}:${sampledHash(bytes)}`;
+    const same = stored.get(key)?.find((p) => sameBytes(p.bytes, bytes));
+    if (same) return same.offset;
+    const offset = Math.ceil(size / alignment) * alignment;
+    const part = { offset, bytes };
+    parts.push(part);
+    stored.set(key, [...(stored.get(key) ?? []), part]);
+    size = offset + bytes.byteLength;
+    return offset;
+  };
+  const encoded = models.map((model) => concatChunks(serializeModel(model, { inlineExternal: true, externalize: externalizeLarge(location, options.threshold ?? 1024, place) })));
   const weights = new Uint8Array(size);
   for (const p of parts) weights.set(p.bytes, p.offset);
-  return { model: concatChunks(encoded), weights, location };
+  return { models: encoded, weights, location };
+}
+
+/** FNV-1a over up to 4096 evenly spaced bytes (a bucket key; `sameBytes` decides). */
+function sampledHash(b: Uint8Array): number {
+  let h = 0x811c9dc5;
+  const step = Math.max(1, Math.floor(b.byteLength / 4096));
+  for (let i = 0; i < b.byteLength; i += step) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return h;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.byteLength !== b.byteLength) return false;
+  if (a.buffer === b.buffer && a.byteOffset === b.byteOffset) return true;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
