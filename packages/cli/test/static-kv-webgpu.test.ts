@@ -82,4 +82,32 @@ describe('static KV + graph capture on WebGPU in Node (Dawn + SwiftShader, kjv-l
     }
     process.stdout.write(`kjv-llama decode on SwiftShader (not a GPU figure), ${TOKENS} tokens: ${Object.entries(rates).map(([k, v]) => `${k} ${v.toFixed(1)} tok/s`).join(', ')}\n`);
   }, 600_000);
+
+  it('kjv-gpt2: prompts on the MultiHeadAttention graph, KV copied into the captured GroupQueryAttention step\'s buffers, gives PyTorch\'s greedy tokens', async () => {
+    const dir = new URL('../../../examples/models/kjv-gpt2/', import.meta.url).pathname;
+    const ref = JSON.parse(readFileSync(`${dir}greedy.json`, 'utf8')) as { prompt_ids: number[]; new_ids: number[] };
+    const fuse = (mhaAsGqa: boolean) => {
+      const file = openModelFile(`${dir}model.onnx`);
+      const w = defaultWorkflow();
+      const passes = w.passes.map((p) => (p.pass === 'fuse-attention' ? { ...p, params: { ...p.params, mhaAsGqa } } : p));
+      const m = runPasses(file.model, workflowSteps({ ...w, passes }, PASSES), { fixedPoint: true }).model;
+      file.close();
+      lastTokenLogits.run(m, {}, { output: 'logits' });
+      return m;
+    };
+    const mha = fuse(false);
+    expect(mha.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(true);
+    const decode = staticKvDecodeModel(fuse(true));
+    const gen = await StaticKvGenerator.create({ ort, model: serializeModelToBytes(decode), io: decoderIo(decode), executionProvider: 'webgpu', maxSequenceLength: 64, graphCapture: true, prefill: { model: serializeModelToBytes(mha), io: decoderIo(mha) } });
+    try {
+      const req = { promptIds: ref.prompt_ids, maxTokens: ref.new_ids.length, ignoreEos: true };
+      expect((await gen.run(req)).tokens).toEqual(ref.new_ids);
+      // again on the same buffers (the copy overwrites the first prompt's positions), and a shorter prompt
+      expect((await gen.run(req)).tokens).toEqual(ref.new_ids);
+      const short = await gen.run({ promptIds: ref.prompt_ids.slice(0, 3), maxTokens: 4, ignoreEos: true });
+      expect(short.tokens).toHaveLength(4);
+    } finally {
+      await gen.release();
+    }
+  }, 600_000);
 });

@@ -26,7 +26,7 @@
 import { FuselabError, type Model, type Node, type Value } from '@fuselab/graph-core';
 import { castTarget, eliminateDeadCode, MAX_SEQUENCE_DIM } from '@fuselab/optimizer';
 import type * as ortTypes from 'onnxruntime-web';
-import { Generator, lastRow, type GeneratorOptions, type KvSequence } from './generator.ts';
+import { Generator, lastRow, type GeneratorIo, type GeneratorOptions, type KvSequence } from './generator.ts';
 import { installProfileSink } from './profiling.ts';
 import { trackGpuMemory } from './gpu-memory.ts';
 
@@ -147,6 +147,12 @@ export function keepRegistered(buffer: GPUBuffer): void {
 export interface StaticKvOptions extends GeneratorOptions {
   /** Positions in each KV buffer (the context limit). Default: `maxContext`, else 1024. */
   maxSequenceLength?: number;
+  /**
+   * WebGPU: a growing-KV graph of the same weights (same external data, if any) that runs prompts
+   * instead of the static one — a prompt's tactic, like a TensorRT profile's own kernels. Its present
+   * outputs ([1, heads, prompt, head]) are copied into the static buffers' first positions.
+   */
+  prefill?: { model: Uint8Array; io: GeneratorIo };
 }
 
 interface GpuBinding {
@@ -168,6 +174,8 @@ export class StaticKvGenerator extends Generator {
     /** Runs prompts (several tokens) when the decode session is captured; else the decode session. */
     private readonly prefillSession: ortTypes.InferenceSession,
     readonly maxSequenceLength: number,
+    /** Set when `prefillSession` runs the growing-KV prompt graph (`options.prefill`). */
+    private readonly prefillIo: GeneratorIo | null = null,
   ) {
     super(options, session, options.executionProvider === 'webgpu');
   }
@@ -199,7 +207,17 @@ export class StaticKvGenerator extends Generator {
       ...(options.layerTimings ? { enableProfiling: true } : {}),
     });
     let prefill = session;
-    if (capture) {
+    const growingPrefill = webgpu && options.prefill ? options.prefill : null;
+    if (growingPrefill) {
+      try {
+        // its present outputs stay on the GPU, to be copied into the static buffers; logits come back
+        const presents = Object.fromEntries(growingPrefill.io.kv.map((k) => [k.output, 'gpu-buffer' as const]));
+        prefill = await ort.InferenceSession.create(growingPrefill.model, { ...base, preferredOutputLocation: presents });
+      } catch (e) {
+        await session.release();
+        throw e;
+      }
+    } else if (capture) {
       try {
         // prompts have another shape than the captured step: a second session (weights loaded twice).
         // One session can't do both: with enableGraphCapture, onnxruntime-web 1.30 binds IO on the first
@@ -211,7 +229,7 @@ export class StaticKvGenerator extends Generator {
         throw e;
       }
     }
-    const gen = new StaticKvGenerator({ ...options, maxContext: Math.min(options.maxContext ?? max, max) }, session, prefill, max);
+    const gen = new StaticKvGenerator({ ...options, maxContext: Math.min(options.maxContext ?? max, max) }, session, prefill, max, growingPrefill?.io ?? null);
     if (webgpu) {
       try {
         await gen.allocateGpu(ort);
@@ -288,6 +306,8 @@ export class StaticKvGenerator extends Generator {
           await this.session.run(feeds, { [io.logits]: gpu.logits.tensor, ...kvFetches });
           return this.readLogits(gpu);
         }
+        // a prompt from position 0 on the growing-KV prompt graph, its KV copied into the static buffers
+        if (this.prefillIo && pastLen === 0) return this.growingPrefill(gpu, this.prefillIo, ids);
         // a prompt: its own input shape, logits read back by onnxruntime-web
         // total_sequence_length: the positions the prompt attends to, not the buffer length (onnxruntime
         // reads it on the CPU outside capture, and GroupQueryAttention's QK^T and softmax span it)
@@ -302,6 +322,44 @@ export class StaticKvGenerator extends Generator {
       },
       close: () => {},
     };
+  }
+
+  /**
+   * Runs a prompt on the growing-KV graph (empty past) and copies each present [1, heads, n, head]
+   * into its static buffer [1, heads, max, head]: one copy per head, all in one command buffer,
+   * queued before the next step's work.
+   */
+  private async growingPrefill(gpu: NonNullable<StaticKvGenerator['gpu']>, pio: GeneratorIo, ids: number[]): Promise<Float32Array> {
+    const { ort, io } = this.options;
+    const n = ids.length;
+    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+    const feeds: Record<string, ortTypes.Tensor> = { [pio.inputIds]: int64(ids, [1, n]) };
+    if (pio.attentionMask) feeds[pio.attentionMask] = int64(new Array(n).fill(1), [1, n]);
+    if (pio.positionIds) feeds[pio.positionIds] = int64(ids.map((_, i) => i), [1, n]);
+    for (const p of pio.kv) {
+      const half = (p.dtype ?? 'float32') === 'float16';
+      feeds[p.input] = new ort.Tensor(half ? 'float16' : 'float32', half ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
+    }
+    const out = await this.prefillSession.run(feeds);
+    try {
+      const enc = gpu.device.createCommandEncoder();
+      for (let i = 0; i < pio.kv.length; i++) {
+        const present = out[pio.kv[i].output];
+        // the static contract's pair at the same place (both IO lists come from the same past_key_values.N names)
+        const target = gpu.kv[io.kv.find((k) => k.input === pio.kv[i].input)?.input ?? ''];
+        if (!target) throw new StaticKvError(`the prompt graph's '${pio.kv[i].input}' has no static KV buffer`);
+        const bytesPer = present.type === 'float16' ? 2 : 4;
+        const [, heads, len, head] = present.dims;
+        if (len !== n || heads !== io.kvHeads || head !== io.headDim) throw new StaticKvError(`the prompt graph's '${pio.kv[i].output}' is [${present.dims.join(', ')}], not [1, ${io.kvHeads}, ${n}, ${io.headDim}]`);
+        const row = n * head * bytesPer;
+        for (let h = 0; h < heads; h++) enc.copyBufferToBuffer(present.gpuBuffer as GPUBuffer, h * row, target.buffer, h * this.maxSequenceLength * head * bytesPer, row);
+      }
+      gpu.device.queue.submit([enc.finish()]);
+      const logits = out[pio.logits];
+      return lastRow(await logits.getData(), logits.dims, logits.type).slice();
+    } finally {
+      for (const t of Object.values(out)) t.dispose();
+    }
   }
 
   /** Copies the logits row to the mappable staging buffer and reads it (vocab × 4 bytes per token). */
