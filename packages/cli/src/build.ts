@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FuselabError, loadModel, serializeModelSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
+import { FuselabError, loadModel, serializeModelSplit, serializeModelsSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, type OptimizationProfile } from '@fuselab/optimizer';
 import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
@@ -184,6 +184,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       ...(split ? { weights: { location: split.location, bytes: split.weights } } : {}),
     };
     const tactics: EngineTactic[] = [];
+    let prefill: { model: typeof record.model; modelBytes: Uint8Array; fused: Record<string, number> } | undefined;
     if (values.tune) {
       progress('  tuning tactics on this device...');
       // with a precision flag the user chose the graph: only its runtime tactics are tuned
@@ -209,7 +210,12 @@ export async function buildCommand(args: string[]): Promise<number> {
           progress(`  static KV variant not made: ${(e as Error).message}`);
         }
       }
-      const tuned = await tune(rt, { fused: serialized, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes, static: staticVariant?.bytes ?? null }, io, progress);
+      // the prompt tactic's pair: the static decode graph and the fused growing one over one weights blob
+      let pairMemo: ReturnType<typeof serializeModelsSplit> | null = null;
+      const sv = staticVariant;
+      const pair = sv ? () => (pairMemo ??= serializeModelsSplit([sv.model, record.model], { location: 'weights.bin' })) : null;
+      const promptLen = Math.max(2, Math.min(512, Math.floor((folder.maxPositions ?? 1024) / 2)));
+      const tuned = await tune(rt, { fused: serialized, unfused: precisionRequest || !sourceInline || externalWeights ? null : sourceBytes, static: staticVariant?.bytes ?? null, pair, promptLen }, io, progress);
       tactics.push(...tuned);
       if (tuned.find((t) => t.name === 'graph')?.chosen === 'unfused') {
         chosen = { bytes: sourceBytes, model: original, fused: {}, provenance: [] };
@@ -217,6 +223,13 @@ export async function buildCommand(args: string[]): Promise<number> {
         const v = staticVariant.bytes;
         chosen = { ...chosen, bytes: v instanceof Uint8Array ? v : v.model, model: staticVariant.model, fused: staticVariant.fused, provenance: staticVariant.provenance, ...(v instanceof Uint8Array ? {} : { weights: { location: v.location, bytes: v.weights } }) };
         notes.push('static KV: GroupQueryAttention reads seqlens_k (int32 [batch], valid length − 1) and total_sequence_length (int32 [1], the KV buffer length) from inputs; each past/present pair is one max_sequence_length buffer bound to both (StaticKvGenerator)');
+        if (pair && tuned.find((t) => t.name === 'prefill')?.chosen === 'growing') {
+          // prompts run the fused growing-KV graph; both graphs refer to one weights section
+          const { models, weights, location } = pair();
+          chosen = { ...chosen, bytes: models[0], weights: { location, bytes: weights } };
+          prefill = { model: record.model, modelBytes: models[1], fused: record.fused };
+          notes.push('prefill: prompts run the growing-KV graph (section prefill_model), its present KV copied into the static buffers');
+        }
       }
     }
     const { chunks, manifest, byteLength } = await buildEngine({
@@ -236,6 +249,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       tokenizer: folder.tokenizer,
       ...(precisionReport ? { precision: { method: precisionReport.method, nodes: Object.fromEntries(precisionReport.keptHigher.map((k) => [k.node, 'fp32'])) } } : {}),
       validation: validation.skipped ? null : validation,
+      ...(prefill ? { prefill } : {}),
     });
     const out = new AtomicFile(values.output);
     try {
@@ -329,7 +343,35 @@ async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io
   }
 }
 
-async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null; static: Uint8Array | SplitModel | null }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
+/**
+ * Prompt tok/s of a static-KV engine's prompt path: the static graph itself, or (`growing`) the fused
+ * growing-KV graph with its KV copied into the static buffers. Warm-up at the same length (shaders),
+ * then the best of three prompts of `promptLen` tokens.
+ */
+async function timePrefill(rt: NodeRuntime, pair: { models: Uint8Array[]; weights: Uint8Array; location: string }, growing: boolean, graphCapture: boolean, promptLen: number): Promise<number> {
+  const externalData = [{ path: pair.location, data: pair.weights }];
+  const gen = await StaticKvGenerator.create({
+    ort: rt.ort,
+    model: pair.models[0],
+    externalData,
+    io: decoderIo(loadModel(pair.models[0])),
+    executionProvider: rt.backend,
+    graphCapture,
+    maxSequenceLength: promptLen + 8,
+    ...(growing ? { prefill: { model: pair.models[1], io: decoderIo(loadModel(pair.models[1])) } } : {}),
+  });
+  try {
+    const promptIds = Array.from({ length: promptLen }, (_, i) => 1 + ((i * 7) % 50));
+    await gen.run({ promptIds, maxTokens: 2, ignoreEos: true });
+    let best = 0;
+    for (let i = 0; i < 3; i++) best = Math.max(best, (await gen.run({ promptIds, maxTokens: 1, ignoreEos: true })).stats.prefillTokPerSec);
+    return best;
+  } finally {
+    await gen.release();
+  }
+}
+
+async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null; static: Uint8Array | SplitModel | null; pair?: (() => { models: Uint8Array[]; weights: Uint8Array; location: string }) | null; promptLen?: number }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
   const cache = readCache();
   const dev = deviceKey(rt.device);
   const hashes = { fused: await sha256Hex(graphs.fused instanceof Uint8Array ? graphs.fused : graphs.fused.model), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '', static: graphs.static ? await sha256Hex(graphs.static instanceof Uint8Array ? graphs.static : graphs.static.model) : '' };
@@ -377,6 +419,36 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; u
       kvTactic.candidates.push(on);
     }
     await pick('graphCapture', ['off', 'on']);
+    // a static-KV engine's prompts: on the static graph, or on the growing-KV graph with the KV copied over
+    // (the `prefill` tactic; its figure is prompt tok/s at promptLen tokens, not decode)
+    if (state.kv === 'static' && graphs.pair) {
+      const pair = graphs.pair();
+      const len = graphs.promptLen ?? 512;
+      const pairHash = await sha256Hex(new Uint8Array([...new TextEncoder().encode(hashes.static), ...new TextEncoder().encode(hashes.fused)]));
+      const candidates: EngineTactic['candidates'] = [];
+      for (const value of ['static', 'growing']) {
+        const key = `${dev}|${pairHash}|prefill=${value},capture=${state.graphCapture},prompt=${len}`;
+        const hit = cache.entries[key];
+        if (hit) {
+          progress(`    prefill=${value}: ${hit.tokPerSec !== undefined ? `${hit.tokPerSec.toFixed(0)} prompt tok/s @${len}` : `failed (${hit.error})`} (cached)`);
+          candidates.push({ value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) });
+          continue;
+        }
+        try {
+          const tps = await timePrefill(rt, pair, value === 'growing', state.graphCapture === 'on', len);
+          cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
+          progress(`    prefill=${value}: ${tps.toFixed(0)} prompt tok/s @${len}`);
+          candidates.push({ value, tokPerSec: tps });
+        } catch (e) {
+          const error = (e as Error).message.split('\n')[0].slice(0, 200);
+          cache.entries[key] = { error, at: new Date().toISOString() };
+          progress(`    prefill=${value}: failed (${error})`);
+          candidates.push({ value, error });
+        }
+      }
+      const best = candidates.filter((c) => c.tokPerSec !== undefined).sort((a, b) => (b.tokPerSec ?? 0) - (a.tokPerSec ?? 0))[0];
+      tactics.push({ name: 'prefill', chosen: best?.value ?? 'static', candidates, measuredOn });
+    }
   }
   writeCache(cache);
   return tactics;

@@ -7,11 +7,22 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { serializeModelToBytes } from '@fuselab/graph-core';
+import { serializeModelsSplit, serializeModelToBytes } from '@fuselab/graph-core';
 import { openModelFile } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
-import { decoderIo, Generator, staticKvDecodeModel, StaticKvGenerator, type GeneratorOptions } from '@fuselab/gpu-runtime';
+import { buildEngine, decoderIo, engineGenerator, Generator, openEngine, ortWebVersion, staticKvDecodeModel, StaticKvGenerator, type GeneratorOptions } from '@fuselab/gpu-runtime';
 import { installNodeWebGpu } from '../src/index.ts';
+import { nodeRuntime } from '../src/runtime-node.ts';
+
+const concat = (chunks: Uint8Array[]) => {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+};
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const kjv = new URL('../../../examples/models/kjv-llama/', import.meta.url).pathname;
@@ -83,7 +94,7 @@ describe('static KV + graph capture on WebGPU in Node (Dawn + SwiftShader, kjv-l
     process.stdout.write(`kjv-llama decode on SwiftShader (not a GPU figure), ${TOKENS} tokens: ${Object.entries(rates).map(([k, v]) => `${k} ${v.toFixed(1)} tok/s`).join(', ')}\n`);
   }, 600_000);
 
-  it('kjv-gpt2: prompts on the MultiHeadAttention graph, KV copied into the captured GroupQueryAttention step\'s buffers, gives PyTorch\'s greedy tokens', async () => {
+  it('kjv-gpt2 engine with a prompt graph: prompts on the MultiHeadAttention graph, KV copied into the captured GroupQueryAttention step\'s buffers, gives PyTorch\'s greedy tokens', async () => {
     const dir = new URL('../../../examples/models/kjv-gpt2/', import.meta.url).pathname;
     const ref = JSON.parse(readFileSync(`${dir}greedy.json`, 'utf8')) as { prompt_ids: number[]; new_ids: number[] };
     const fuse = (mhaAsGqa: boolean) => {
@@ -98,8 +109,32 @@ describe('static KV + graph capture on WebGPU in Node (Dawn + SwiftShader, kjv-l
     const mha = fuse(false);
     expect(mha.graph.nodes.some((n) => n.opType === 'MultiHeadAttention')).toBe(true);
     const decode = staticKvDecodeModel(fuse(true));
-    const gen = await StaticKvGenerator.create({ ort, model: serializeModelToBytes(decode), io: decoderIo(decode), executionProvider: 'webgpu', maxSequenceLength: 64, graphCapture: true, prefill: { model: serializeModelToBytes(mha), io: decoderIo(mha) } });
+    // an engine as `build --tune` writes it when the prefill tactic picks the growing graph: both
+    // graphs over one weights section, tactics kv=static, graphCapture=on, prefill=growing
+    const rt = await nodeRuntime('webgpu');
+    const { models, weights, location } = serializeModelsSplit([decode, mha], { location: 'weights.bin' });
+    const tactic = (name: string, chosen: string) => ({ name, chosen, candidates: [], measuredOn: 'test' });
+    const source = readFileSync(`${dir}model.onnx`);
+    const { chunks } = await buildEngine({
+      source: { file: 'model.onnx', bytes: source, nodes: 0 },
+      optimized: decode,
+      modelBytes: models[0],
+      weights: { location, bytes: weights },
+      prefill: { model: mha, modelBytes: models[1], fused: {} },
+      device: rt.device,
+      ortVersion: ortWebVersion(rt.ort),
+      fused: {},
+      provenance: [],
+      tactics: [tactic('kv', 'static'), tactic('graphCapture', 'on'), tactic('prefill', 'growing')],
+    });
+    const engine = await openEngine(concat(chunks), { device: rt.device, ortVersion: ortWebVersion(rt.ort) });
+    expect(engine.manifest.prefill?.io.attentionMask).toBe('attention_mask');
+    expect(engine.manifest.sections.map((s) => s.name)).toContain('prefill_model');
+    // the two graphs share the weights: the section is one copy (the decode graph's and the prompt graph's are the same tensors)
+    expect(weights.byteLength).toBeLessThan(1.02 * (await import('@fuselab/graph-core')).serializeModelSplit(mha).weights.byteLength);
+    const gen = await engineGenerator(engine, rt.ort, 'webgpu', { maxContext: 64 });
     try {
+      expect(gen).toBeInstanceOf(StaticKvGenerator);
       const req = { promptIds: ref.prompt_ids, maxTokens: ref.new_ids.length, ignoreEos: true };
       expect((await gen.run(req)).tokens).toEqual(ref.new_ids);
       // again on the same buffers (the copy overwrites the first prompt's positions), and a shorter prompt

@@ -9,7 +9,7 @@ import { Generator, type GeneratorOptions, type TextCodec } from '../generate/ge
 import { StaticKvGenerator } from '../generate/static-kv.ts';
 import { createTokenizer } from '../generate/tokenizer.ts';
 import { checkDevice, type DeviceFingerprint } from './device.ts';
-import { EngineVersionError, encodeEngine, parseEngine, sha256Hex, type EngineIoContract, type EngineManifest, type EngineParts, type EngineSectionName, type GenerationConfig } from './format.ts';
+import { EngineFormatError, EngineVersionError, encodeEngine, parseEngine, sha256Hex, type EngineIoContract, type EngineManifest, type EngineParts, type EngineSectionName, type GenerationConfig } from './format.ts';
 
 /** The version of the builder that writes engines (this package's). */
 export const BUILDER_VERSION = '0.1.0';
@@ -67,12 +67,15 @@ export interface BuildEngineInput {
   generation?: GenerationConfig | null;
   tokenizer?: { json: Uint8Array; config?: Uint8Array | null } | null;
   validation?: EngineManifest['validation'];
+  /** A growing-KV prompt graph over the same weights (`weights`, when external), for static-KV engines. */
+  prefill?: { model: Model; modelBytes: Uint8Array; fused: Record<string, number> };
 }
 
 /** Lays out an engine file (returns chunks to write in order; see `encodeEngine`). */
 export async function buildEngine(input: BuildEngineInput): ReturnType<typeof encodeEngine> {
   const m = input.optimized;
   const sections: EngineParts['sections'] = [{ name: 'model', bytes: input.modelBytes }];
+  if (input.prefill) sections.push({ name: 'prefill_model', bytes: input.prefill.modelBytes });
   if (input.weights) sections.push({ name: 'weights', bytes: input.weights.bytes, location: input.weights.location });
   if (input.tokenizer) {
     sections.push({ name: 'tokenizer', bytes: input.tokenizer.json });
@@ -88,6 +91,7 @@ export async function buildEngine(input: BuildEngineInput): ReturnType<typeof en
       requires: deviceRequirements(m),
       graph: { nodes: m.graph.nodeCount, fused: input.fused, opsets: Object.fromEntries(m.opsetImports) },
       io: engineIo(m, input.notes ?? [], input.maxPositions ?? null),
+      ...(input.prefill ? { prefill: { io: engineIo(input.prefill.model, [], input.maxPositions ?? null), nodes: input.prefill.model.graph.nodeCount, fused: input.prefill.fused } } : {}),
       profiles: input.profiles ?? [],
       precision: input.precision ?? { method: 'fp32', nodes: {} },
       tactics: input.tactics ?? [],
@@ -115,6 +119,8 @@ export interface LoadedEngine {
   file: string;
   manifest: EngineManifest;
   model: Uint8Array;
+  /** The prompt graph (`manifest.prefill`), when the engine has one. */
+  prefillModel?: Uint8Array;
   externalData?: Array<{ path: string; data: Uint8Array }>;
   tokenizer: TextCodec | null;
   /** Overridden mismatches, to show the user. */
@@ -145,10 +151,13 @@ export async function openEngine(bytes: Uint8Array, options: OpenEngineOptions):
   const weights = parsed.section('weights');
   const location = parsed.manifest.sections.find((s) => s.name === 'weights')?.location;
   const tokJson = parsed.section('tokenizer');
+  const prefillModel = parsed.section('prefill_model');
+  if (prefillModel && !parsed.manifest.prefill) throw new EngineFormatError(file, "a 'prefill_model' section without the manifest's prefill contract");
   return {
     file,
     manifest: parsed.manifest,
     model,
+    ...(prefillModel ? { prefillModel } : {}),
     ...(weights && location ? { externalData: [{ path: location, data: weights }] } : {}),
     tokenizer: tokJson ? createTokenizer(tokJson, parsed.section('tokenizer_config'), { where: `${file} (tokenizer section)` }) : null,
     warnings,
@@ -178,6 +187,8 @@ export async function engineGenerator(engine: LoadedEngine, ort: typeof ortTypes
     executionProvider,
     gpuKv: kv !== 'cpu',
     graphCapture: tacticValue(m, 'graphCapture', 'off') === 'on',
+    // prompts on the engine's growing-KV prompt graph (the `prefill` tactic), KV copied into the static buffers
+    ...(kv === 'static' && engine.prefillModel && m.prefill && tacticValue(m, 'prefill', 'static') === 'growing' ? { prefill: { model: engine.prefillModel, io: m.prefill.io } } : {}),
     provenance: m.provenance,
     tokenizer: engine.tokenizer,
     eosTokenIds: eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],

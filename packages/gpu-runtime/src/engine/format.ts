@@ -31,8 +31,11 @@ const TRAILER_BYTES = 40;
 /** A manifest larger than this is refused before it is decoded (it is JSON metadata, not weights). */
 const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
 
-/** What an engine's sections are for. `model` is required; the rest are optional. */
-export type EngineSectionName = 'model' | 'weights' | 'tokenizer' | 'tokenizer_config' | 'source_graph';
+/**
+ * What an engine's sections are for. `model` is required; the rest are optional. `prefill_model`: a
+ * second graph over the same weights that runs prompts (the `prefill` tactic; see `EngineManifest.prefill`).
+ */
+export type EngineSectionName = 'model' | 'weights' | 'tokenizer' | 'tokenizer_config' | 'source_graph' | 'prefill_model';
 
 export interface EngineSection {
   name: EngineSectionName;
@@ -87,6 +90,11 @@ export interface EngineManifest {
   requires: { features: string[]; limits: Record<string, number> };
   graph: { nodes: number; fused: Record<string, number>; opsets: Record<string, number> };
   io: EngineIoContract;
+  /**
+   * The prompt graph (section `prefill_model`), when the `prefill` tactic chose one: a growing-KV graph
+   * of the same weights whose presents are copied into the static KV buffers. Absent: prompts run `model`.
+   */
+  prefill?: { io: EngineIoContract; nodes: number; fused: Record<string, number> };
   profiles: EngineProfile[];
   /** Per node name → precision ('fp32' unless a precision pass changed it). */
   precision: { method: string; nodes: Record<string, string> };
