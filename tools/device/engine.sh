@@ -31,7 +31,7 @@ for spec in ${MODELS//,/ }; do
     case $prec in
       # f16 needs Dawn's vulkan_enable_f16_on_nvidia; when BUILD_ARGS already names it (with other toggles,
       # so that every engine of the run shares one device for bench), it isn't added again
-      fp16) flags=(--fp16 --validate-on target); [[ "${BUILD_ARGS:-}" == *vulkan_enable_f16_on_nvidia* ]] || flags+=(--toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
+      fp16) flags=(--fp16); [[ "${BUILD_ARGS:-}" == *vulkan_enable_f16_on_nvidia* ]] || flags+=(--toggle enable-dawn-features=vulkan_enable_f16_on_nvidia) ;;
       int4) flags=(--int4 --block 32) ;;
       int8w) flags=(--int4 --int8-weights --block 32) ;;
       *) echo "unknown precision $prec"; continue ;;

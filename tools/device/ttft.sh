@@ -29,11 +29,6 @@ engines=(); for e in tuned plain; do [ -f "$WORK/$e.engine" ] && engines+=("$WOR
 step "bench ${engines[*]}"
 timeout "$(left)" "${FL[@]}" bench "${engines[@]}" --device webgpu --prompt-len "$LENS" --context 16 --decode 32 --repeat "$REPEAT" --json > "$OUT/bench.json"
 echo "bench exit $?"
-if [ -f "$WORK/tuned.engine" ]; then
-  step "tuned, prefill total_sequence_length = the KV buffer length (before this session)"
-  FUSELAB_PREFILL_TOTAL=max timeout "$(left)" "${FL[@]}" bench "$WORK/tuned.engine" --device webgpu --prompt-len "$LENS" --context 16 --decode 32 --repeat "$REPEAT" --json > "$OUT/bench-total-max.json"
-  echo "bench exit $?"
-fi
 ids=$(seq -s, 1 "$PROMPT")
 for e in tuned plain; do
   [ -f "$WORK/$e.engine" ] || continue
