@@ -32,7 +32,8 @@ Options:
   --toggle T               Dawn toggle for Node WebGPU (repeatable), e.g.
                            enable-dawn-features=vulkan_enable_f16_on_nvidia
   --tune                   time tactic candidates on this device (fused vs unfused graph, GPU- vs
-                           CPU-resident KV, graph capture) and keep the fastest; timings are cached
+                           CPU-resident vs static KV, graph capture, and for static KV which graph
+                           runs prompts) and keep the fastest; timings are cached
                            per device in $FUSELAB_CACHE_DIR (default ~/.cache/fuselab)
   --report FILE            write the JSON build report
   --external-weights       keep weights outside the ONNX protobuf, in the engine's weights section
