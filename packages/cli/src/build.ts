@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { FuselabError, loadModel, serializeModelSplit, serializeModelsSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, type OptimizationProfile } from '@fuselab/optimizer';
-import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GeneratorIo } from '@fuselab/gpu-runtime';
+import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GenerateStats, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
 import { finishPrecisionReport, formatPrecision, parsePrecisionFlags, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
@@ -333,11 +333,16 @@ async function timeCandidate(rt: NodeRuntime, graph: Uint8Array | SplitModel, io
   const gen = staticKv
     ? await StaticKvGenerator.create({ ort: rt.ort, ...model, io: decoderIo(loadModel(model.model)), executionProvider: rt.backend, graphCapture, maxSequenceLength: 128 })
     : await Generator.create({ ort: rt.ort, ...model, io, executionProvider: rt.backend, gpuKv, graphCapture });
+  return bestOfThree(gen, 16, 33, (s) => s.decodeTokPerSec);
+}
+
+/** Warm-up (shader compilation at this prompt length), then the best of three runs by `figure`; releases `gen`. */
+async function bestOfThree(gen: Generator, promptLen: number, maxTokens: number, figure: (s: GenerateStats) => number): Promise<number> {
   try {
-    const promptIds = Array.from({ length: 16 }, (_, i) => 1 + ((i * 7) % 50));
+    const promptIds = Array.from({ length: promptLen }, (_, i) => 1 + ((i * 7) % 50));
     await gen.run({ promptIds, maxTokens: 4, ignoreEos: true });
     let best = 0;
-    for (let i = 0; i < 3; i++) best = Math.max(best, (await gen.run({ promptIds, maxTokens: 33, ignoreEos: true })).stats.decodeTokPerSec);
+    for (let i = 0; i < 3; i++) best = Math.max(best, figure((await gen.run({ promptIds, maxTokens, ignoreEos: true })).stats));
     return best;
   } finally {
     await gen.release();
@@ -361,15 +366,7 @@ async function timePrefill(rt: NodeRuntime, pair: { models: Uint8Array[]; weight
     maxSequenceLength: promptLen + 8,
     ...(growing ? { prefill: { model: pair.models[1], io: decoderIo(loadModel(pair.models[1])) } } : {}),
   });
-  try {
-    const promptIds = Array.from({ length: promptLen }, (_, i) => 1 + ((i * 7) % 50));
-    await gen.run({ promptIds, maxTokens: 2, ignoreEos: true });
-    let best = 0;
-    for (let i = 0; i < 3; i++) best = Math.max(best, (await gen.run({ promptIds, maxTokens: 1, ignoreEos: true })).stats.prefillTokPerSec);
-    return best;
-  } finally {
-    await gen.release();
-  }
+  return bestOfThree(gen, promptLen, 1, (s) => s.prefillTokPerSec);
 }
 
 async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null; static: Uint8Array | SplitModel | null; pair?: (() => { models: Uint8Array[]; weights: Uint8Array; location: string }) | null; promptLen?: number }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
