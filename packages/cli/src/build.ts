@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { FuselabError, loadModel, serializeModelSplit, serializeModelsSplit, serializeModelToBytes, type SplitModel } from '@fuselab/graph-core';
 import { AtomicFile, openModelFile, writeFileAtomic } from '@fuselab/node-io';
 import { defaultWorkflow, lastTokenLogits, parseProfiles, parseWorkflow, PASSES, profileDimValues, type OptimizationProfile } from '@fuselab/optimizer';
-import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, validateModels, type EngineManifest, type EngineTactic, type GenerateStats, type GeneratorIo } from '@fuselab/gpu-runtime';
+import { buildEngine, decoderIo, deviceKey, deviceName, engineIo, Generator, ortWebVersion, sha256Hex, staticKvDecodeModel, StaticKvGenerator, tacticCandidateText, validateModels, type EngineManifest, type EngineTactic, type GenerateStats, type GeneratorIo } from '@fuselab/gpu-runtime';
 import { modelFolderFiles, nodeRuntime, type BackendChoice, type NodeRuntime } from './runtime-node.ts';
 import { ValidationFailedError } from './optimize.ts';
 import { finishPrecisionReport, formatPrecision, parsePrecisionFlags, PRECISION_OPTIONS, PRECISION_USAGE, type PrecisionReport } from './precision-flags.ts';
@@ -294,7 +294,7 @@ function formatBuild(r: BuildReport): string {
     `nodes ${r.nodesBefore} → ${r.nodesAfter}${Object.keys(r.fused).length ? `; fused ${Object.entries(r.fused).map(([k, v]) => `${k}×${v}`).join(', ')}` : ''}`,
     r.validation.skipped ? `validation skipped (${r.validation.skipped})` : `validation ${r.validation.passed ? 'passed' : 'FAILED'} (${r.validation.tolerance})`,
   ];
-  for (const t of r.tactics) lines.push(`tactic ${t.name}: ${t.chosen}  (${t.candidates.map((c) => `${c.value} ${c.tokPerSec !== undefined ? `${c.tokPerSec.toFixed(1)} tok/s` : `failed: ${c.error}`}`).join(', ')})`);
+  for (const t of r.tactics) lines.push(`tactic ${t.name}: ${t.chosen}  (${t.candidates.map((c) => tacticCandidateText(t, c)).join(', ')})`);
   if (r.precision) lines.push(formatPrecision(r.precision));
   lines.push(`tokenizer ${r.tokenizer ?? 'none (run takes token ids only)'}; sections ${r.manifest.sections.map((s) => `${s.name} ${mib(s.bytes)}`).join(', ')}`);
   return lines.join('\n');

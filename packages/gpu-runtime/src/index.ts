@@ -20,9 +20,9 @@ export { layerSensitivity, mixedPrecision, quantizableMatMuls, quantizedClone, t
 // compare, triton
 export { compareModels, matchValues, compareValues, parseRecordedInputs, toleranceByName, TOLERANCES, DEFAULT_COMPARE_DIMS, CompareError, type ComparableModel, type CompareModelsOptions, type ModelComparison, type ValueComparison, type Divergence, type IntermediatesReport, type MarkMode, type MatchKind, type NodeRef, type ValueMatch, type ValueStatus, type RecordedTensorJson } from './ort/compare-models.ts';
 // engine, generation
-export { encodeEngine, parseEngine, peekEngineManifest, sha256Hex, EngineFormatError, EngineChecksumError, EngineVersionError, ENGINE_FORMAT_VERSION, type EngineManifest, type EngineIoContract, type EngineProfile, type EngineTactic, type EngineSection, type EngineSectionName, type GenerationConfig, type ParsedEngine } from './engine/format.ts';
+export { encodeEngine, parseEngine, peekEngineManifest, sha256Hex, tacticCandidateText, EngineFormatError, EngineChecksumError, EngineVersionError, ENGINE_FORMAT_VERSION, type EngineManifest, type EngineIoContract, type EngineProfile, type EngineTactic, type EngineSection, type EngineSectionName, type GenerationConfig, type ParsedEngine } from './engine/format.ts';
 export { fingerprintAdapter, wasmFingerprint, deviceName, deviceKey, checkDevice, EngineDeviceMismatchError, type DeviceFingerprint } from './engine/device.ts';
-export { buildEngine, openEngine, engineGenerator, engineIo, deviceRequirements, tacticValue, ortWebVersion, BUILDER_VERSION, type BuildEngineInput, type LoadedEngine, type OpenEngineOptions } from './engine/engine.ts';
+export { buildEngine, openEngine, engineGenerator, engineContextLimit, engineIo, deviceRequirements, tacticValue, ortWebVersion, BUILDER_VERSION, type BuildEngineInput, type LoadedEngine, type OpenEngineOptions } from './engine/engine.ts';
 export { Generator, GenerationError, PromptTooLongError, halfToFloat, type GeneratorOptions, type GeneratorIo, type GenerateRequest, type GenerateEvent, type GenerateStats, type StopReason, type TextCodec } from './generate/generator.ts';
 export { Sampler, normalizeSampling, argmax, SamplingOptionsError, type SamplingOptions } from './generate/sampling.ts';
 export { createTokenizer, TokenizerError } from './generate/tokenizer.ts';

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadModel, serializeModelToBytes } from '@fuselab/graph-core';
 import { defaultWorkflow, PASSES, runPasses, workflowSteps } from '@fuselab/optimizer';
 import {
-  buildEngine, EngineChecksumError, EngineDeviceMismatchError, EngineFormatError, EngineVersionError, engineGenerator, ortEnv, ortWebVersion,
-  installProfileSink, openEngine, parseEngine, peekEngineManifest, wasmFingerprint, type DeviceFingerprint,
+  buildEngine, engineContextLimit, EngineChecksumError, EngineDeviceMismatchError, EngineFormatError, EngineVersionError, engineGenerator, ortEnv, ortWebVersion,
+  installProfileSink, openEngine, parseEngine, peekEngineManifest, tacticCandidateText, wasmFingerprint, type DeviceFingerprint,
 } from '../src/index.ts';
 
 // the Node host's part of per-layer timings: onnxruntime-web's wasm prints its profile with fs.writeSync(1)
@@ -68,6 +68,27 @@ describe('engine file', () => {
     const gqa = layers.timings.nodes.find((n) => n.opType === 'GroupQueryAttention');
     expect(gqa?.sources.length).toBeGreaterThan(3);
     expect(layers.timings.runs).toBe(c.new_ids.length);
+  });
+
+  it('says which context limit generation uses: the profile max over the trained positions', async () => {
+    const engine = await openEngine(await kjvEngine(), { device: wasmFingerprint('node'), ortVersion: ortWebVersion(ortEnv()) });
+    const m = engine.manifest;
+    expect(engineContextLimit(m)).toEqual({ positions: 256, from: 'trained' });
+    const profile = { name: 'decode', inputs: { attention_mask: { min: [1, 1], opt: [1, 64], max: [1, 128] } } };
+    expect(engineContextLimit({ ...m, profiles: [profile] as typeof m.profiles })).toEqual({ positions: 128, from: 'profile' });
+    // a static-KV graph has no attention_mask input; its profiles still name the source model's
+    expect(engineContextLimit({ ...m, io: { ...m.io, attentionMask: null }, profiles: [profile] as typeof m.profiles })).toEqual({ positions: 128, from: 'profile' });
+    expect(engineContextLimit({ ...m, io: { ...m.io, maxPositions: null } })).toEqual({ positions: null, from: null });
+    // the generator takes that limit: a prompt past it is refused
+    const gen = await engineGenerator(engine, ortEnv(), 'wasm');
+    await expect(gen.run({ promptIds: new Array(300).fill(1), maxTokens: 1 })).rejects.toThrow(/256/);
+    await gen.release();
+  });
+
+  it('writes tactic candidates with their unit (prompt tok/s for the prefill tactic)', () => {
+    expect(tacticCandidateText({ name: 'graphCapture' }, { value: 'on', tokPerSec: 312.46 })).toBe('on 312.5 tok/s');
+    expect(tacticCandidateText({ name: 'prefill' }, { value: 'growing', tokPerSec: 31177.6 })).toBe('growing 31178 prompt tok/s');
+    expect(tacticCandidateText({ name: 'kv' }, { value: 'cpu', error: 'no adapter' })).toBe('cpu failed: no adapter');
   });
 
   it('peeks at the manifest from the header alone, reading only the bytes it needs', async () => {

@@ -7,6 +7,7 @@ import { opColor } from '../render/colors.ts';
 import type { DesktopState } from '../desktop/desktop-store.ts';
 import { useDesktop } from '../desktop/useDesktop.ts';
 import { Section } from './PropertiesPanel.tsx';
+import { engineContextLimit, tacticCandidateText, tacticValue, type EngineManifest } from '@fuselab/gpu-runtime';
 
 /** Saves bytes as a download (the engine file). */
 export function downloadBytes(name: string, bytes: Uint8Array): void {
@@ -42,6 +43,13 @@ function Row({ k, v, mono }: { k: string; v: React.ReactNode; mono?: boolean }) 
   );
 }
 
+/** The context limit generation uses (engineContextLimit), and where it comes from. */
+function contextLabel(m: EngineManifest): string {
+  const { positions, from } = engineContextLimit(m);
+  if (!positions) return 'unbounded (no profile, trained positions unknown)';
+  return `${positions} positions (${from === 'profile' ? 'optimization profile max' : 'trained positions'})`;
+}
+
 /** The engine's manifest: what it was built for, by what, what it holds, and how it was checked. */
 export function EngineManifestView() {
   const engine = useEditor((s) => s.engine);
@@ -64,8 +72,8 @@ export function EngineManifestView() {
           <Row k="source" v={`${m.source.file} · ${m.source.nodes} nodes`} mono />
           <Row k="graph" v={`${m.graph.nodes} nodes · opsets ${Object.entries(m.graph.opsets).map(([d, v]) => `${d || 'ai.onnx'} ${v}`).join(', ')}`} />
           <Row k="precision" v={m.precision.method} />
-          <Row k="KV cache" v={`${m.io.kv.length / 2} layers · ${m.io.kvHeads} heads × ${m.io.headDim} · ${m.io.kvLayout}`} />
-          <Row k="context" v={m.io.maxPositions ? `${m.io.maxPositions} positions` : m.profiles.length ? `${m.profiles.length} profile(s)` : 'unbounded'} />
+          <Row k="KV cache" v={`${m.io.kv.length / 2} layers · ${m.io.kvHeads} heads × ${m.io.headDim} · ${tacticValue(m, 'kv', 'gpu') === 'static' ? 'static (one max-length buffer per layer, updated in place)' : m.io.kvLayout}`} />
+          <Row k="context" v={contextLabel(m)} />
           {m.requires.features.length > 0 && <Row k="requires" v={m.requires.features.join(', ')} />}
           {engine.ms && <Row k="build time" v={`${fmtMs(engine.ms.validate + engine.ms.build)}${engine.ms.validate >= 1 ? ` (validation ${fmtMs(engine.ms.validate)})` : ' (validation reused from the workflow)'}`} />}
         </dl>
@@ -83,7 +91,7 @@ export function EngineManifestView() {
         {m.tactics.length ? m.tactics.map((t) => (
           <div key={t.name} className="mb-1 text-[11px]">
             <span className="text-slate-300">{t.name}</span>: <span className="font-semibold text-emerald-300">{t.chosen}</span>
-            <span className="text-slate-500"> ({t.candidates.map((c) => `${c.value} ${c.tokPerSec !== undefined ? `${c.tokPerSec.toFixed(1)} tok/s` : 'failed'}`).join(', ')})</span>
+            <span className="text-slate-500"> ({t.candidates.map((c) => tacticCandidateText(t, c)).join(', ')})</span>
           </div>
         )) : <div className="text-[11px] leading-snug text-slate-500">defaults (not tuned: <code className="text-slate-400">fuselab build --tune</code> times the candidates on the device)</div>}
       </Section>

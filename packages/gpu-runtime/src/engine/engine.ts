@@ -169,13 +169,25 @@ export function tacticValue(manifest: EngineManifest, name: string, fallback: st
   return manifest.tactics.find((t) => t.name === name)?.chosen ?? fallback;
 }
 
+/**
+ * The most positions a generation on this engine may use, and where the limit comes from: the largest
+ * total length (attention mask axis 1) any optimization profile allows, else the positions the model was
+ * trained for (config.json), else none known.
+ */
+export function engineContextLimit(m: EngineManifest): { positions: number | null; from: 'profile' | 'trained' | null } {
+  // static-KV graphs have no attention mask input: their profiles still name the source model's
+  const mask = m.io.attentionMask ?? m.prefill?.io.attentionMask ?? 'attention_mask';
+  const fromProfiles = Math.max(0, ...m.profiles.map((p) => (mask && typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
+  if (fromProfiles > 0) return { positions: fromProfiles, from: 'profile' };
+  if (m.io.maxPositions) return { positions: m.io.maxPositions, from: 'trained' };
+  return { positions: null, from: null };
+}
+
 /** A Generator for an opened engine, driven by its IO contract, tactics and generation config. */
 export async function engineGenerator(engine: LoadedEngine, ort: typeof ortTypes, executionProvider: 'webgpu' | 'wasm', extra: Partial<GeneratorOptions> = {}): Promise<Generator> {
   const m = engine.manifest;
   const eos = m.generation?.eos_token_id;
-  // the context limit: the largest total length (attention mask axis 1) any profile allows
-  const mask = m.io.attentionMask;
-  const maxContext = Math.max(0, ...m.profiles.map((p) => (mask && typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
+  const maxContext = engineContextLimit(m).positions ?? 0;
   const kv = tacticValue(m, 'kv', 'gpu');
   // kv 'static': the engine holds the static-KV decode model (staticKvDecodeModel); graph capture applies to its decode step
   const create = kv === 'static' ? StaticKvGenerator.create.bind(StaticKvGenerator) : Generator.create.bind(Generator);
@@ -192,7 +204,7 @@ export async function engineGenerator(engine: LoadedEngine, ort: typeof ortTypes
     provenance: m.provenance,
     tokenizer: engine.tokenizer,
     eosTokenIds: eos === undefined ? [] : Array.isArray(eos) ? eos : [eos],
-    ...(maxContext > 0 ? { maxContext } : m.io.maxPositions ? { maxContext: m.io.maxPositions } : {}),
+    ...(maxContext > 0 ? { maxContext } : {}),
     ...extra,
   });
 }

@@ -31,6 +31,12 @@ const TRAILER_BYTES = 40;
 /** A manifest larger than this is refused before it is decoded (it is JSON metadata, not weights). */
 const MAX_MANIFEST_BYTES = 64 * 2 ** 20;
 
+/** One tactic candidate as text: "static 312.5 tok/s", "growing 31178 prompt tok/s", "on failed: …". */
+export function tacticCandidateText(t: Pick<EngineTactic, 'name'>, c: EngineTactic['candidates'][number]): string {
+  if (c.tokPerSec === undefined) return `${c.value} failed${c.error ? `: ${c.error}` : ''}`;
+  return t.name === 'prefill' ? `${c.value} ${c.tokPerSec.toFixed(0)} prompt tok/s` : `${c.value} ${c.tokPerSec.toFixed(1)} tok/s`;
+}
+
 /**
  * What an engine's sections are for. `model` is required; the rest are optional. `prefill_model`: a
  * second graph over the same weights that runs prompts (the `prefill` tactic; see `EngineManifest.prefill`).
@@ -73,7 +79,7 @@ export interface EngineTactic {
   /** e.g. 'graph' (fused|unfused), 'kv' (gpu|cpu), 'graphCapture' (on|off). */
   name: string;
   chosen: string;
-  /** Each candidate with its measured decode tok/s, or the error it failed with. */
+  /** Each candidate with its measured decode tok/s ('prefill': prompt tok/s), or the error it failed with. */
   candidates: Array<{ value: string; tokPerSec?: number; error?: string }>;
   measuredOn: string;
 }
