@@ -281,6 +281,8 @@ describe.skipIf(!hasChromium)('editor e2e (Chromium)', () => {
       expect(manifest).toMatch(/WebGPU google \/ swiftshader/);
       expect(manifest).toContain('onnxruntime-web 1.30');
       expect(manifest).toContain('✓ matches the original');
+      // the context row names the limit generation uses: the profiles node's max total length
+      expect(manifest).toMatch(/context\s*\d+ positions \(optimization profile max\)/);
       // the optimized side now stands for the opened file and loads it on the next Generate
       expect(await text('[data-testid="side-optimized"]')).toContain('saved.engine');
       expect(await page.getAttribute('[data-testid="side-optimized"]', 'data-state')).toBe('idle');
