@@ -369,39 +369,50 @@ async function timePrefill(rt: NodeRuntime, pair: { models: Uint8Array[]; weight
   return bestOfThree(gen, promptLen, 1, (s) => s.prefillTokPerSec);
 }
 
+/** The candidate with the highest figure, or undefined when every one failed. */
+function fastest(candidates: EngineTactic['candidates']): EngineTactic['candidates'][number] | undefined {
+  return candidates.filter((c) => c.tokPerSec !== undefined).sort((a, b) => (b.tokPerSec ?? 0) - (a.tokPerSec ?? 0))[0];
+}
+
 async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; unfused: Uint8Array | null; static: Uint8Array | SplitModel | null; pair?: (() => { models: Uint8Array[]; weights: Uint8Array; location: string }) | null; promptLen?: number }, io: GeneratorIo, progress: (m: string) => void): Promise<EngineTactic[]> {
   const cache = readCache();
   const dev = deviceKey(rt.device);
   const hashes = { fused: await sha256Hex(graphs.fused instanceof Uint8Array ? graphs.fused : graphs.fused.model), unfused: graphs.unfused ? await sha256Hex(graphs.unfused) : '', static: graphs.static ? await sha256Hex(graphs.static instanceof Uint8Array ? graphs.static : graphs.static.model) : '' };
   const measuredOn = deviceName(rt.device);
   const state = { graph: 'fused' as 'fused' | 'unfused', kv: rt.backend === 'webgpu' ? 'gpu' : 'cpu', graphCapture: 'off' };
-  const measure = async (tactic: string, value: string, cfg: typeof state): Promise<{ value: string; tokPerSec?: number; error?: string }> => {
-    // kv=static times the static-KV variant of the fused graph (StaticKvGenerator)
-    const variant = cfg.kv === 'static' && cfg.graph === 'fused' ? 'static' : cfg.graph;
-    const key = `${dev}|${hashes[variant]}|graph=${cfg.graph},kv=${cfg.kv},capture=${cfg.graphCapture}`;
+  /** One candidate's figure: from the cache when this device timed these bytes before, else `time()` (then cached). */
+  const timed = async (key: string, tactic: string, value: string, time: () => Promise<number>): Promise<EngineTactic['candidates'][number]> => {
+    const say = (c: EngineTactic['candidates'][number], cached: boolean) => progress(`    ${tactic}=${tacticCandidateText({ name: tactic }, c)}${cached ? ' (cached)' : ''}`);
     const hit = cache.entries[key];
     if (hit) {
-      progress(`    ${tactic}=${value}: ${hit.tokPerSec !== undefined ? `${hit.tokPerSec.toFixed(1)} tok/s` : `failed (${hit.error})`} (cached)`);
-      return { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
+      const c = { value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) };
+      say(c, true);
+      return c;
     }
+    let c: EngineTactic['candidates'][number];
     try {
-      if (variant === 'static' && !graphs.static) throw new Error('no static KV variant (GroupQueryAttention graphs only)');
-      const tps = await timeCandidate(rt, graphs[variant] as Uint8Array | SplitModel, io, cfg.kv === 'gpu', cfg.graphCapture === 'on', variant === 'static');
-      cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
-      progress(`    ${tactic}=${value}: ${tps.toFixed(1)} tok/s`);
-      return { value, tokPerSec: tps };
+      c = { value, tokPerSec: await time() };
+      cache.entries[key] = { tokPerSec: c.tokPerSec, at: new Date().toISOString() };
     } catch (e) {
-      const error = (e as Error).message.split('\n')[0].slice(0, 200);
-      cache.entries[key] = { error, at: new Date().toISOString() };
-      progress(`    ${tactic}=${value}: failed (${error})`);
-      return { value, error };
+      c = { value, error: (e as Error).message.split('\n')[0].slice(0, 200) };
+      cache.entries[key] = { error: c.error, at: new Date().toISOString() };
     }
+    say(c, false);
+    return c;
+  };
+  const measure = (tactic: string, value: string, cfg: typeof state) => {
+    // kv=static times the static-KV variant of the fused graph (StaticKvGenerator)
+    const variant = cfg.kv === 'static' && cfg.graph === 'fused' ? 'static' : cfg.graph;
+    return timed(`${dev}|${hashes[variant]}|graph=${cfg.graph},kv=${cfg.kv},capture=${cfg.graphCapture}`, tactic, value, async () => {
+      if (variant === 'static' && !graphs.static) throw new Error('no static KV variant (GroupQueryAttention graphs only)');
+      return timeCandidate(rt, graphs[variant] as Uint8Array | SplitModel, io, cfg.kv === 'gpu', cfg.graphCapture === 'on', variant === 'static');
+    });
   };
   const tactics: EngineTactic[] = [];
   const pick = async (name: 'graph' | 'kv' | 'graphCapture', values: string[]) => {
     const candidates = [];
     for (const v of values) candidates.push(await measure(name, v, { ...state, [name]: v }));
-    const best = candidates.filter((c) => c.tokPerSec !== undefined).sort((a, b) => (b.tokPerSec ?? 0) - (a.tokPerSec ?? 0))[0];
+    const best = fastest(candidates);
     if (best) (state as Record<string, string>)[name] = best.value;
     tactics.push({ name, chosen: (state as Record<string, string>)[name], candidates, measuredOn });
   };
@@ -420,32 +431,14 @@ async function tune(rt: NodeRuntime, graphs: { fused: Uint8Array | SplitModel; u
     // a static-KV engine's prompts: on the static graph, or on the growing-KV graph with the KV copied over
     // (the `prefill` tactic; its figure is prompt tok/s at promptLen tokens, not decode)
     if (state.kv === 'static' && graphs.pair) {
-      const pair = graphs.pair();
+      const { pair } = graphs;
       const len = graphs.promptLen ?? 512;
-      const pairHash = await sha256Hex(new Uint8Array([...new TextEncoder().encode(hashes.static), ...new TextEncoder().encode(hashes.fused)]));
       const candidates: EngineTactic['candidates'] = [];
       for (const value of ['static', 'growing']) {
-        const key = `${dev}|${pairHash}|prefill=${value},capture=${state.graphCapture},prompt=${len}`;
-        const hit = cache.entries[key];
-        if (hit) {
-          progress(`    prefill=${value}: ${hit.tokPerSec !== undefined ? `${hit.tokPerSec.toFixed(0)} prompt tok/s @${len}` : `failed (${hit.error})`} (cached)`);
-          candidates.push({ value, ...(hit.tokPerSec !== undefined ? { tokPerSec: hit.tokPerSec } : { error: hit.error }) });
-          continue;
-        }
-        try {
-          const tps = await timePrefill(rt, pair, value === 'growing', state.graphCapture === 'on', len);
-          cache.entries[key] = { tokPerSec: tps, at: new Date().toISOString() };
-          progress(`    prefill=${value}: ${tps.toFixed(0)} prompt tok/s @${len}`);
-          candidates.push({ value, tokPerSec: tps });
-        } catch (e) {
-          const error = (e as Error).message.split('\n')[0].slice(0, 200);
-          cache.entries[key] = { error, at: new Date().toISOString() };
-          progress(`    prefill=${value}: failed (${error})`);
-          candidates.push({ value, error });
-        }
+        const key = `${dev}|${hashes.static}+${hashes.fused}|prefill=${value},capture=${state.graphCapture},prompt=${len}`;
+        candidates.push(await timed(key, 'prefill', value, () => timePrefill(rt, pair(), value === 'growing', state.graphCapture === 'on', len)));
       }
-      const best = candidates.filter((c) => c.tokPerSec !== undefined).sort((a, b) => (b.tokPerSec ?? 0) - (a.tokPerSec ?? 0))[0];
-      tactics.push({ name: 'prefill', chosen: best?.value ?? 'static', candidates, measuredOn });
+      tactics.push({ name: 'prefill', chosen: fastest(candidates)?.value ?? 'static', candidates, measuredOn });
     }
   }
   writeCache(cache);

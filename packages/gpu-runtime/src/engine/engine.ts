@@ -177,7 +177,7 @@ export function tacticValue(manifest: EngineManifest, name: string, fallback: st
 export function engineContextLimit(m: EngineManifest): { positions: number | null; from: 'profile' | 'trained' | null } {
   // static-KV graphs have no attention mask input: their profiles still name the source model's
   const mask = m.io.attentionMask ?? m.prefill?.io.attentionMask ?? 'attention_mask';
-  const fromProfiles = Math.max(0, ...m.profiles.map((p) => (mask && typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
+  const fromProfiles = Math.max(0, ...m.profiles.map((p) => (typeof p.inputs[mask]?.max[1] === 'number' ? (p.inputs[mask].max[1] as number) : 0)));
   if (fromProfiles > 0) return { positions: fromProfiles, from: 'profile' };
   if (m.io.maxPositions) return { positions: m.io.maxPositions, from: 'trained' };
   return { positions: null, from: null };

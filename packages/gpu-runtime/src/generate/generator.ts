@@ -174,18 +174,10 @@ export class Generator {
   /** Growing KV: present = past + new, fed back as the next past (GPU buffers on WebGPU, the old ones released). */
   protected openSequence(): KvSequence {
     const { ort, io } = this.options;
-    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-    let past: Record<string, ortTypes.Tensor> = {};
-    for (const p of io.kv) {
-      const dtype = (p.dtype ?? 'float32') === 'float16' ? 'float16' : 'float32';
-      past[p.input] = new ort.Tensor(dtype, dtype === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
-    }
+    let past = emptyPast(ort, io);
     return {
       run: async (ids, pastLen) => {
-        const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: int64(ids, [1, ids.length]), ...past };
-        if (io.attentionMask) feeds[io.attentionMask] = int64(new Array(pastLen + ids.length).fill(1), [1, pastLen + ids.length]);
-        if (io.positionIds) feeds[io.positionIds] = int64(ids.map((_, i) => pastLen + i), [1, ids.length]);
-        const out = await this.session.run(feeds);
+        const out = await this.session.run({ ...growingStepFeeds(ort, io, ids, pastLen), ...past });
         const logits = out[io.logits];
         const row = lastRow(await logits.getData(), logits.dims, logits.type);
         logits.dispose();
@@ -316,6 +308,25 @@ function yieldToEventLoop(): Promise<void> {
     ch.port1.onmessage = () => { ch.port1.close(); r(); };
     ch.port2.postMessage(null);
   });
+}
+
+/** A growing-KV graph's first past: [1, heads, 0, head] per KV input. */
+export function emptyPast(ort: typeof ortTypes, io: GeneratorIo): Record<string, ortTypes.Tensor> {
+  const past: Record<string, ortTypes.Tensor> = {};
+  for (const p of io.kv) {
+    const half = (p.dtype ?? 'float32') === 'float16';
+    past[p.input] = new ort.Tensor(half ? 'float16' : 'float32', half ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
+  }
+  return past;
+}
+
+/** A growing-KV step's inputs besides the past: `ids` after `pastLen` positions, their mask and positions. */
+export function growingStepFeeds(ort: typeof ortTypes, io: GeneratorIo, ids: number[], pastLen: number): Record<string, ortTypes.Tensor> {
+  const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  const feeds: Record<string, ortTypes.Tensor> = { [io.inputIds]: int64(ids, [1, ids.length]) };
+  if (io.attentionMask) feeds[io.attentionMask] = int64(new Array(pastLen + ids.length).fill(1), [1, pastLen + ids.length]);
+  if (io.positionIds) feeds[io.positionIds] = int64(ids.map((_, i) => pastLen + i), [1, ids.length]);
+  return feeds;
 }
 
 /** The last position's row of [batch, seq, vocab] logits, as float32. */

@@ -26,7 +26,7 @@
 import { FuselabError, type Model, type Node, type Value } from '@fuselab/graph-core';
 import { castTarget, eliminateDeadCode, MAX_SEQUENCE_DIM } from '@fuselab/optimizer';
 import type * as ortTypes from 'onnxruntime-web';
-import { Generator, lastRow, type GeneratorIo, type GeneratorOptions, type KvSequence } from './generator.ts';
+import { emptyPast, Generator, growingStepFeeds, lastRow, type GeneratorIo, type GeneratorOptions, type KvSequence } from './generator.ts';
 import { installProfileSink } from './profiling.ts';
 import { trackGpuMemory } from './gpu-memory.ts';
 
@@ -332,21 +332,13 @@ export class StaticKvGenerator extends Generator {
   private async growingPrefill(gpu: NonNullable<StaticKvGenerator['gpu']>, pio: GeneratorIo, ids: number[]): Promise<Float32Array> {
     const { ort, io } = this.options;
     const n = ids.length;
-    const int64 = (values: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-    const feeds: Record<string, ortTypes.Tensor> = { [pio.inputIds]: int64(ids, [1, n]) };
-    if (pio.attentionMask) feeds[pio.attentionMask] = int64(new Array(n).fill(1), [1, n]);
-    if (pio.positionIds) feeds[pio.positionIds] = int64(ids.map((_, i) => i), [1, n]);
-    for (const p of pio.kv) {
-      const half = (p.dtype ?? 'float32') === 'float16';
-      feeds[p.input] = new ort.Tensor(half ? 'float16' : 'float32', half ? new Uint16Array(0) : new Float32Array(0), [1, io.kvHeads, 0, io.headDim]);
-    }
-    const out = await this.prefillSession.run(feeds);
+    const out = await this.prefillSession.run({ ...growingStepFeeds(ort, pio, ids, 0), ...emptyPast(ort, pio) });
     try {
       const enc = gpu.device.createCommandEncoder();
       for (let i = 0; i < pio.kv.length; i++) {
         const present = out[pio.kv[i].output];
-        // the static contract's pair at the same place (both IO lists come from the same past_key_values.N names)
-        const target = gpu.kv[io.kv.find((k) => k.input === pio.kv[i].input)?.input ?? ''];
+        // static buffers are keyed by their past input's name, which both graphs share (past_key_values.N.*)
+        const target = gpu.kv[pio.kv[i].input];
         if (!target) throw new StaticKvError(`the prompt graph's '${pio.kv[i].input}' has no static KV buffer`);
         const bytesPer = present.type === 'float16' ? 2 : 4;
         const [, heads, len, head] = present.dims;
